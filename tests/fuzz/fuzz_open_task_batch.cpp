@@ -1,0 +1,7 @@
+// libFuzzer target: open() as TaskBatch, then the body, every nested Task blob and each Task's views.
+// Links ec_protocol_fuzzing, whose open() skips the signature check, so mutated inputs reach the readers.
+#include "fuzz_support.hpp"
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  return ec::fuzz::open_and_walk(ec::protocol::message_kind::task_batch, data, size);
+}
