@@ -3,14 +3,9 @@
 #include <algorithm>
 #include <string>
 
+#include "decoded_size.hpp"
 #include "ec/protocol/envelope.hpp"
 #include "ec/protocol/messages.hpp"
-#include "ec/wire/agent_hello_generated.h"
-#include "ec/wire/control_generated.h"
-#include "ec/wire/receipt_generated.h"
-#include "ec/wire/result_batch_generated.h"
-#include "ec/wire/task_batch_generated.h"
-#include "ec/wire/work_request_generated.h"
 
 namespace ec::protocol {
 namespace {
@@ -19,9 +14,11 @@ using tensors = flatbuffers::Vector<flatbuffers::Offset<wire::Tensor>>;
 
 error malformed(std::string what) { return fail(error_code::malformed, std::move(what)); }
 
-// The verifier budget left for the rest of this body; each verified table is charged once.
+// The verifier budget left for the rest of this body: each verified table is charged once, and what decode()
+// would allocate is charged per reference, so shared strings cannot amplify a small body into gigabytes.
 struct budget {
   std::uint32_t tables = body_max_tables;
+  std::uint64_t decoded_bytes = 0;
 
   [[nodiscard]] flatbuffers::Verifier::Options options(std::uint32_t depth) const {
     flatbuffers::Verifier::Options o;
@@ -36,7 +33,20 @@ struct budget {
     tables -= static_cast<std::uint32_t>(n);
     return true;
   }
+  bool charge_decoded(std::uint64_t n) {
+    if (n > decoded_bytes) return false;
+    decoded_bytes -= n;
+    return true;
+  }
 };
+
+error amplified() { return malformed("decoding would expand the body beyond its cap (shared strings or vectors)"); }
+
+// The verifier checks the 4-byte length prefix of a vector, not the alignment of 8-byte elements; reading a
+// misaligned [uint64] is undefined behaviour, so such a vector is refused (builders always align it).
+bool aligned_u64(const flatbuffers::Vector<std::uint64_t>* v) {
+  return !v || reinterpret_cast<std::uintptr_t>(v->Data()) % alignof(std::uint64_t) == 0;
+}
 
 template <typename T>
 std::size_t count(const flatbuffers::Vector<flatbuffers::Offset<T>>* v) {
@@ -50,6 +60,7 @@ bool in_range(E e) {
 
 result<void> check_tensor(const wire::Tensor& t, bool declared_output) {
   if (!in_range(t.dtype())) return fail(error_code::bad_enum, "tensor dtype out of range");
+  if (!aligned_u64(t.shape())) return malformed("tensor '" + t.name()->str() + "': shape is not 8-byte aligned");
   std::vector<std::uint64_t> shape;
   if (t.shape()) shape.assign(t.shape()->begin(), t.shape()->end());
   auto size = tensor_byte_size(static_cast<dtype>(t.dtype()), shape);
@@ -88,6 +99,7 @@ result<void> check_task(const wire::Task& t) {
   if (const auto* c = t.custom()) {
     if (!size_is(c->code_key_id(), 32) || !size_is(c->code_signature(), 64))
       return malformed("custom kernel needs a 32-byte code_key_id and a 64-byte code_signature");
+    if (!aligned_u64(c->global_size())) return malformed("custom kernel global_size is not 8-byte aligned");
   }
   if (t.params())
     for (const auto* p : *t.params())
@@ -166,6 +178,7 @@ result<void> verify_blobs(const std::vector<byte_span>& blobs, const char* ident
     const auto* root = flatbuffers::GetRoot<Root>(blobs[i].data());
     if (!left.charge(tables_of(*root))) return malformed("verifier budget exhausted by nested blobs");
     if (auto r = check(*root); !r) return error{r.err().code, "blob " + std::to_string(i) + ": " + r.err().message};
+    if (!left.charge_decoded(detail::decoded_size(*root))) return amplified();
   }
   return {};
 }
@@ -174,12 +187,14 @@ template <typename Root>
 const Root* verify_root(byte_span body, budget& left) {
   flatbuffers::Verifier v(body.data(), body.size(), left.options(body_max_depth));
   if (!v.VerifyBuffer<Root>(nullptr)) return nullptr;
-  return flatbuffers::GetRoot<Root>(body.data());
+  const auto* root = flatbuffers::GetRoot<Root>(body.data());
+  if (!left.charge_decoded(detail::decoded_size(*root))) return nullptr;
+  return root;
 }
 
 result<void> verify_task_batch(byte_span body, budget& left, std::vector<byte_span>& blobs) {
   const auto* root = verify_root<wire::TaskBatch>(body, left);
-  if (!root) return malformed("TaskBatch fails the verifier");
+  if (!root) return malformed("TaskBatch fails the verifier or its decoded-size cap");
   if (!left.charge(1 + count(root->tasks()))) return malformed("verifier budget exhausted");
   if (auto r = collect_blobs(body, root->tasks(), blobs); !r) return r;
   return verify_blobs<wire::Task>(blobs, wire::TaskIdentifier(), left, check_task,
@@ -188,7 +203,7 @@ result<void> verify_task_batch(byte_span body, budget& left, std::vector<byte_sp
 
 result<void> verify_result_batch(byte_span body, budget& left, std::vector<byte_span>& blobs) {
   const auto* root = verify_root<wire::ResultBatch>(body, left);
-  if (!root) return malformed("ResultBatch fails the verifier");
+  if (!root) return malformed("ResultBatch fails the verifier or its decoded-size cap");
   if (!left.charge(1 + count(root->results()))) return malformed("verifier budget exhausted");
   if (auto r = collect_blobs(body, root->results(), blobs); !r) return r;
   return verify_blobs<wire::Result>(blobs, wire::ResultIdentifier(), left, check_result,
@@ -198,7 +213,7 @@ result<void> verify_result_batch(byte_span body, budget& left, std::vector<byte_
 template <typename Root, typename Check>
 result<void> verify_simple(byte_span body, budget& left, const char* name, Check check) {
   const auto* root = verify_root<Root>(body, left);
-  if (!root) return malformed(std::string(name) + " fails the verifier");
+  if (!root) return malformed(std::string(name) + " fails the verifier or its decoded-size cap");
   return check(*root);
 }
 
@@ -207,7 +222,10 @@ result<void> verify_simple(byte_span body, budget& left, const char* name, Check
 result<void> verify_body(message_kind kind, byte_span body, std::vector<byte_span>& blobs) {
   blobs.clear();
   if (body.size() < min_buffer_size) return malformed("body too small");
+  if (reinterpret_cast<std::uintptr_t>(body.data()) % 8 != 0)
+    return fail(error_code::invalid_argument, "body bytes must start 8-byte aligned in memory");
   budget left;
+  left.decoded_bytes = max_decoded_factor * std::uint64_t{body.size()} + max_decoded_slack;
   switch (kind) {
     case message_kind::agent_hello:
       return verify_simple<wire::AgentHello>(body, left, "AgentHello", check_hello);

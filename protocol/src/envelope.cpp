@@ -27,25 +27,22 @@ raw_signature signature_of(const wire::SignedEnvelope& env) {
   return sig;
 }
 
+#ifndef FUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION
 result<void> verify_with(const verifier& v, message_kind kind, const key_id& id, std::string_view prefix,
                          byte_span body, const raw_signature& sig) {
-#ifdef FUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION
-  (void)v, (void)kind, (void)id, (void)prefix, (void)body, (void)sig;
-  return {};  // fuzzers must reach the readers behind the signature; this build is never shipped
-#else
   auto digest = signing_digest(kind, id, prefix, body);
   if (!digest) return digest.err();
   return v.verify_digest(*digest, sig);
-#endif
 }
+#endif
 
 // Check 4 for an AgentHello: the body carries the key, which must hash to the envelope's key_id.
 result<void> verify_hello_signature(const opened_envelope& out, const open_options& opt, const raw_signature& sig) {
-  agent_hello_view hello(out.body);
 #ifdef FUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION
-  (void)opt, (void)sig;
-  return {};
+  (void)out, (void)opt, (void)sig;
+  return {};  // fuzzers must reach the readers behind the signature; this build is never shipped
 #else
+  agent_hello_view hello(out.body);
   auto key = public_key::from_spki_der(hello.public_key(), /*require_canonical=*/true);
   if (!key) return fail(error_code::bad_key_id, "hello public key: " + key.err().message);
   if (key->id() != out.signer) return fail(error_code::bad_key_id, "hello public key does not hash to key_id");
@@ -122,6 +119,8 @@ result<opened_envelope> open(byte_span wire, const open_options& opt) {
     return fail(error_code::too_large, std::to_string(wire.size()) + " bytes exceed the cap of " + std::to_string(cap));
   // 2. The envelope table.
   if (wire.size() < min_buffer_size) return fail(error_code::malformed, "payload too small");
+  if (reinterpret_cast<std::uintptr_t>(wire.data()) % 8 != 0)
+    return fail(error_code::invalid_argument, "payload must start 8-byte aligned in memory (copy it first)");
   const auto* env = verify_envelope(wire);
   if (!env) return fail(error_code::malformed, "not a SignedEnvelope (verifier or identifier ECW1 failed)");
   if ((env->body()->data() - wire.data()) % 8 != 0) return fail(error_code::malformed, "body is not 8-byte aligned");

@@ -5,6 +5,9 @@
 #include "ec/protocol/keys.hpp"
 #include "ec/protocol/message_views.hpp"
 #include "ec/wire/envelope_generated.h"
+#include "ec/wire/task_generated.h"
+
+#include <cstring>
 #include "test_keys.hpp"
 
 using namespace ec::protocol;
@@ -319,4 +322,74 @@ TEST_CASE("the shared verifier budget stops a batch whose blobs hold too many ta
   CHECK(r.code() == error_code::malformed);
   batch.tasks.resize(150);  // 150 x 45 tables fits
   CHECK(verify_body(message_kind::task_batch, build(batch), blobs).ok());
+}
+
+// A Task whose `outputs` tensors all share one name string: small on the wire, huge once decoded.
+static bytes task_with_shared_names(std::size_t tensors, std::size_t name_bytes) {
+  flatbuffers::FlatBufferBuilder b;
+  auto name = b.CreateString(std::string(name_bytes, 'n'));
+  std::vector<flatbuffers::Offset<ec::wire::Tensor>> outs;
+  for (std::size_t i = 0; i < tensors; ++i) outs.push_back(ec::wire::CreateTensor(b, name, ec::wire::DType::F32));
+  auto outputs = b.CreateVector(outs);
+  auto id = b.CreateString("t0"), job = b.CreateString("j"), agent = b.CreateString(agent_id()),
+       kernel = b.CreateString("saxpy");
+  ec::wire::TaskBuilder tb(b);
+  tb.add_task_id(id);
+  tb.add_job_id(job);
+  tb.add_agent_id(agent);
+  tb.add_kernel(kernel);
+  tb.add_outputs(outputs);
+  b.Finish(tb.Finish(), ec::wire::TaskIdentifier());
+  return {b.GetBufferPointer(), b.GetBufferPointer() + b.GetSize()};
+}
+
+TEST_CASE("a body whose shared strings would decode to far more than its size is rejected") {
+  std::vector<byte_span> blobs;
+  // 4,000 references to one 64 KiB name: ~100 KiB on the wire, ~250 MiB through decode().
+  auto big = task_with_shared_names(4000, 64 * 1024);
+  auto r = verify_body(message_kind::task_batch, build(task_batch{agent_id(), "", {big}, 0, 0}), blobs);
+  CHECK(r.code() == error_code::malformed);
+  CHECK(r.err().message.find("expand") != std::string::npos);
+  // The same shape with a short name decodes to about its own size and passes.
+  auto small = task_with_shared_names(4000, 8);
+  CHECK(verify_body(message_kind::task_batch, build(task_batch{agent_id(), "", {small}, 0, 0}), blobs).ok());
+}
+
+TEST_CASE("a tensor shape whose u64 elements are not 8-byte aligned is rejected, not read") {
+  // Hand-laid Task blob: every field as the builder lays it, then the shape vector moved by 4 bytes.
+  auto t = sample_task("t0");
+  t.inputs = {tensor{"x", dtype::u8, {3}, bytes(3, 1)}};
+  t.outputs.clear();
+  bytes blob = build(t);
+  const auto* root = flatbuffers::GetRoot<ec::wire::Task>(blob.data());
+  const auto* shape = root->inputs()->Get(0)->shape();
+  REQUIRE(shape != nullptr);
+  // Append a copy of the vector at the end (length at an 8-aligned offset, so its u64 elements sit 4 bytes off)
+  // and point the field at it: the verifier accepts the 4-aligned length, the elements are misaligned.
+  const auto len_at = reinterpret_cast<const std::uint8_t*>(shape) - blob.data();
+  bytes moved = blob;
+  const std::size_t new_len_at = moved.size();
+  moved.resize(moved.size() + 4 + 8 + 4, 0);
+  const std::uint32_t one = 1;
+  std::memcpy(moved.data() + new_len_at, &one, 4);
+  const std::uint64_t three = 3;
+  std::memcpy(moved.data() + new_len_at + 4, &three, 8);
+  REQUIRE((new_len_at + 4) % 8 != 0);
+  // Find the field's uoffset: the 4 bytes in the Tensor table that point at len_at.
+  const std::ptrdiff_t tensor_table = reinterpret_cast<const std::uint8_t*>(root->inputs()->Get(0)) - blob.data();
+  bool patched = false;
+  for (std::ptrdiff_t at = tensor_table; at + 4 <= static_cast<std::ptrdiff_t>(blob.size()) && !patched; at += 4) {
+    std::uint32_t off = 0;
+    std::memcpy(&off, blob.data() + at, 4);
+    if (at + static_cast<std::ptrdiff_t>(off) == len_at) {
+      const auto new_off = static_cast<std::uint32_t>(static_cast<std::ptrdiff_t>(new_len_at) - at);
+      std::memcpy(moved.data() + at, &new_off, 4);
+      patched = true;
+    }
+  }
+  REQUIRE(patched);
+  std::vector<byte_span> blobs;
+  auto r = verify_body(message_kind::task_batch, build(task_batch{agent_id(), "", {moved}, 0, 0}), blobs);
+  CHECK(r.code() == error_code::malformed);
+  CHECK(r.err().message.find("aligned") != std::string::npos);
 }

@@ -14,6 +14,9 @@ inline constexpr std::uint32_t envelope_max_tables = 64;
 /// Verifier budget shared by a body and all of its nested blobs (receiver check 5).
 inline constexpr std::uint32_t body_max_depth = 16;
 inline constexpr std::uint32_t body_max_tables = 8192;
+/// decode() of a body may allocate at most factor x body size + slack bytes (shared strings count per use).
+inline constexpr std::uint64_t max_decoded_factor = 8;
+inline constexpr std::uint64_t max_decoded_slack = 1024 * 1024;
 /// At most this many Task or Result blobs in one batch.
 inline constexpr std::size_t max_blobs_per_batch = 256;
 /// Lengths fixed by the protocol.
