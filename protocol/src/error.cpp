@@ -23,6 +23,11 @@ std::string_view to_string(error_code code) noexcept {
     case error_code::io_error: return "io_error";
     case error_code::crypto_error: return "crypto_error";
     case error_code::invalid_argument: return "invalid_argument";
+    case error_code::unavailable: return "unavailable";
+    case error_code::unsupported: return "unsupported";
+    case error_code::device_error: return "device_error";
+    case error_code::timeout: return "timeout";
+    case error_code::out_of_memory: return "out_of_memory";
   }
   return "unknown";  // a value cast from an out-of-range integer
 }

@@ -26,6 +26,11 @@ enum class error_code : std::uint8_t {
   io_error,          // a file could not be read or written
   crypto_error,      // the crypto library failed (entropy, signing)
   invalid_argument,  // a caller passed a value outside the protocol's rules
+  unavailable,       // a backend, loader, driver or device is missing (the message says which and why)
+  unsupported,       // a kernel, dtype or size this device or build cannot handle
+  device_error,      // a GPU API call failed or a driver misbehaved (the API's error code in the message)
+  timeout,           // the deadline passed before the work finished
+  out_of_memory,     // an allocation on the host or the device failed
 };
 
 /// Short stable name of a code, e.g. "bad_signature" (for logs and counters).
