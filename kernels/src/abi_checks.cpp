@@ -40,6 +40,23 @@ result<std::uint32_t> param_u32(std::span<const param> params, const param_spec&
   return static_cast<std::uint32_t>(*v);
 }
 
+result<std::int32_t> param_i32(std::span<const param> params, const param_spec& spec) {
+  auto v = param_value(params, spec);
+  if (!v) return v.err();
+  if (spec.type != dtype::i32 || *v < -2147483648.0 || *v > 2147483647.0)
+    return bad("param '" + std::string(spec.name) + "' is not a 32-bit signed integer");
+  return static_cast<std::int32_t>(*v);
+}
+
+result<float> param_f32(std::span<const param> params, const param_spec& spec) {
+  auto v = param_value(params, spec);
+  if (!v) return v.err();
+  const auto f = static_cast<float>(*v);
+  if (spec.type != dtype::f32 || !std::isfinite(f))
+    return bad("param '" + std::string(spec.name) + "' is not a finite 32-bit float");
+  return f;
+}
+
 result<tensor_ref> input(std::span<const tensor_ref> inputs, const tensor_spec& spec, std::size_t rank) {
   const auto it = std::find_if(inputs.begin(), inputs.end(), [&](const tensor_ref& t) { return t.name == spec.name; });
   if (it == inputs.end()) return bad("missing input tensor '" + std::string(spec.name) + "'");

@@ -15,6 +15,10 @@ namespace ec::kernels::abi {
 result<double> param_value(std::span<const param> params, const param_spec& spec);
 /// The param as an unsigned integer (its spec must have an integer dtype).
 result<std::uint32_t> param_u32(std::span<const param> params, const param_spec& spec);
+/// The param as a signed 32-bit integer (its spec must have dtype i32 and a range inside int32).
+result<std::int32_t> param_i32(std::span<const param> params, const param_spec& spec);
+/// The param rounded to f32 (its spec's range must keep the rounded value finite).
+result<float> param_f32(std::span<const param> params, const param_spec& spec);
 /// The input named like `spec`, with its dtype checked and its rank equal to `rank`.
 result<tensor_ref> input(std::span<const tensor_ref> inputs, const tensor_spec& spec, std::size_t rank);
 /// Refuses names that the ABI does not know (a typo in a task must not be silently ignored).
