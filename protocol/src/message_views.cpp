@@ -162,6 +162,15 @@ task task_view::decode() const {
   return m;
 }
 
+std::vector<param> task_view::params() const {
+  std::vector<param> out;
+  if (w_->params())
+    for (const auto* p : *w_->params()) out.push_back({str(p->name()), static_cast<dtype>(p->dtype()), p->i(), p->f()});
+  return out;
+}
+
+std::string_view task_view::backend_hint() const { return sv(w_->backend_hint()); }
+
 // --- TaskBatch ---
 task_batch_view::task_batch_view(const opened_envelope& env)
     : w_(flatbuffers::GetRoot<wire::TaskBatch>(env.body.data())), blobs_(env.blobs) {}

@@ -63,7 +63,12 @@ public:
   [[nodiscard]] std::uint32_t attempt() const { return w_->attempt(); }
   [[nodiscard]] std::string_view agent_id() const;
   [[nodiscard]] std::string_view kernel() const;
+  [[nodiscard]] std::uint32_t kernel_version() const { return w_->kernel_version(); }
   [[nodiscard]] bool is_custom() const { return w_->custom() != nullptr; }
+  /// The params, copied (names are short; kernels read them by name).
+  [[nodiscard]] std::vector<param> params() const;
+  [[nodiscard]] std::uint64_t min_memory_bytes() const { return w_->min_memory_bytes(); }
+  [[nodiscard]] std::string_view backend_hint() const;
   [[nodiscard]] std::vector<tensor_ref> inputs() const { return tensor_refs_of(w_->inputs()); }
   [[nodiscard]] std::vector<tensor_ref> outputs() const { return tensor_refs_of(w_->outputs()); }
   [[nodiscard]] validation_mode validation() const { return static_cast<validation_mode>(w_->validation()); }
