@@ -20,6 +20,7 @@ const std::map<std::string_view, kernel_workload>& workloads() {
       {"mandelbrot", {{37, 29}, {256, 256}}},
       {"sha256", {{7, 100}, {4096, 64}}},
       {"histogram", {{1003, 17}, {1 << 22, 256}}},
+      {"copy", {{1003}, {1 << 22}}},
   };
   return table;
 }

@@ -1,5 +1,6 @@
 // copy: dst = src (u32 words), exact. The bandwidth yardstick of `edge-agent bench`: a kernel's GB/s is read
 // next to the copy GB/s of the same device, counted the same way (bytes read + written).
+#include <cstring>
 #include <random>
 
 #include "../src/abi_checks.hpp"
@@ -59,7 +60,7 @@ sample known_answer() {
 sample generate(std::span<const std::uint64_t> dims, std::uint64_t seed, sample_data) {
   std::mt19937 rng(static_cast<std::uint32_t>(seed));
   std::vector<std::uint32_t> v(dims[0]);
-  for (auto& x : v) x = rng();
+  for (auto& x : v) x = static_cast<std::uint32_t>(rng());
   sample s;
   s.inputs = {abi::make_tensor("src", dtype::u32, {dims[0]}, v)};
   return s;

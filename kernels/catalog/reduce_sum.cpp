@@ -78,7 +78,8 @@ void reference(const bound_call& c, std::span<const std::span<std::byte>> out, c
   const std::size_t cols = c.scalars[1].bits;
   const auto x = c.inputs[0].data;
   pf(c.outputs[0].shape[0], [&](std::uint64_t begin, std::uint64_t end) {
-    for (std::uint64_t r = begin; r < end; ++r) abi::store(out[0], r, row_sum(x.data() + r * cols * sizeof(float), cols));
+    for (std::uint64_t r = begin; r < end; ++r)
+      abi::store(out[0], r, row_sum(x.data() + r * cols * sizeof(float), cols));
   });
 }
 
@@ -102,14 +103,29 @@ sample generate(std::span<const std::uint64_t> dims, std::uint64_t seed, sample_
     for (std::uint64_t r = 0; r < rows && cols > 0; ++r) {
       float* row = x.data() + r * cols;
       switch (r % 8) {
-        case 0: row[cols / 2] = nan; break;
-        case 1: row[0] = inf; break;
-        case 2: row[cols - 1] = -inf; break;
-        case 3: row[0] = inf, row[cols - 1] = -inf; break;
-        case 4: std::fill(row, row + cols, 3.0e38f); break;
-        case 5: std::fill(row, row + cols, 1.0e-40f); break;
-        case 6: std::fill(row, row + cols, -0.0f); break;
-        default: break;
+        case 0:
+          row[cols / 2] = nan;
+          break;
+        case 1:
+          row[0] = inf;
+          break;
+        case 2:
+          row[cols - 1] = -inf;
+          break;
+        case 3:
+          row[0] = inf, row[cols - 1] = -inf;
+          break;
+        case 4:
+          std::fill(row, row + cols, 3.0e38f);
+          break;
+        case 5:
+          std::fill(row, row + cols, 1.0e-40f);
+          break;
+        case 6:
+          std::fill(row, row + cols, -0.0f);
+          break;
+        default:
+          break;
       }
     }
   }

@@ -85,13 +85,13 @@ result<bound_call> bind(std::span<const param> ps, std::span<const tensor_ref> i
   return call;
 }
 
-constexpr std::size_t mr = 4;   // rows of c per register block
+constexpr std::size_t mr = 6;   // rows of c per register block: 12 accumulators + 3 operands fit 16 ymm
 constexpr std::size_t nr = 16;  // columns of c per register block: two 8-float vectors
 using v8 = float __attribute__((vector_size(32)));
 
-// c[0..4, 0..16) (row stride n floats) = alpha * a[0..4, 0..k) . panel, where panel is b[0..k, j0..j0+16)
+// c[0..6, 0..16) (row stride n floats) = alpha * a[0..6, 0..k) . panel, where panel is b[0..k, j0..j0+16)
 // packed densely: the packed panel avoids b's row stride (4 KiB at n = 1024 thrashes L1 sets).
-EC_SGEMM_CLONES void block_4x16(const float* a, const float* panel, std::byte* c, std::size_t n, std::size_t k,
+EC_SGEMM_CLONES void block_6x16(const float* a, const float* panel, std::byte* c, std::size_t n, std::size_t k,
                                 float alpha) {
   v8 acc[mr][2] = {};
   for (std::size_t kk = 0; kk < k; ++kk) {
@@ -111,7 +111,7 @@ EC_SGEMM_CLONES void block_4x16(const float* a, const float* panel, std::byte* c
   }
 }
 
-// One row of c over a panel w < 16 columns wide, ikj order (the same per-element rounding as block_4x16).
+// One row of c over a panel w < 16 columns wide, ikj order (the same per-element rounding as block_6x16).
 EC_SGEMM_CLONES void row_edge(const float* a_row, const float* panel, std::size_t w, std::byte* c, std::size_t k,
                               float alpha) {
   float acc[nr] = {};
@@ -135,7 +135,7 @@ void pack_panel(const gemm_view& g, std::size_t j0, std::size_t w, std::vector<f
     std::memcpy(&panel[kk * w], g.b.data() + (kk * g.n + j0) * sizeof(float), w * sizeof(float));
 }
 
-// Rows [r0, r1) of c: 4x16 blocks over packed 16-column panels; leftover rows and columns row by row.
+// Rows [r0, r1) of c: 6x16 blocks over packed 16-column panels; leftover rows and columns row by row.
 void rows(const gemm_view& g, std::size_t r0, std::size_t r1) {
   std::vector<float> a((r1 - r0) * g.k), panel;
   std::memcpy(a.data(), g.a.data() + r0 * g.k * sizeof(float), a.size() * sizeof(float));
@@ -145,14 +145,19 @@ void rows(const gemm_view& g, std::size_t r0, std::size_t r1) {
     std::size_t i = r0;
     auto c_at = [&](std::size_t row) { return g.c.data() + (row * g.n + j0) * sizeof(float); };
     if (w == nr)
-      for (; i + mr <= r1; i += mr) block_4x16(&a[(i - r0) * g.k], panel.data(), c_at(i), g.n, g.k, g.alpha);
+      for (; i + mr <= r1; i += mr) block_6x16(&a[(i - r0) * g.k], panel.data(), c_at(i), g.n, g.k, g.alpha);
     for (; i < r1; ++i) row_edge(&a[(i - r0) * g.k], panel.data(), w, c_at(i), g.k, g.alpha);
   }
 }
 
 void reference(const bound_call& call, std::span<const std::span<std::byte>> out, const parallel_for& pf) {
-  const gemm_view g{call.inputs[0].data, call.inputs[1].data, out[0], call.scalars[0].bits, call.scalars[1].bits,
-                    call.scalars[2].bits, std::bit_cast<float>(call.scalars[3].bits)};
+  const gemm_view g{call.inputs[0].data,
+                    call.inputs[1].data,
+                    out[0],
+                    call.scalars[0].bits,
+                    call.scalars[1].bits,
+                    call.scalars[2].bits,
+                    std::bit_cast<float>(call.scalars[3].bits)};
   pf(g.m, [&](std::uint64_t begin, std::uint64_t end) { rows(g, begin, end); });
 }
 
@@ -171,8 +176,13 @@ std::vector<float> random_matrix(std::uint64_t count, std::mt19937_64& rng, samp
   std::vector<float> v(count);
   for (auto& x : v) x = dist(rng);
   if (data == sample_data::adversarial) {
-    const float specials[] = {std::numeric_limits<float>::quiet_NaN(), std::numeric_limits<float>::infinity(),
-                              -std::numeric_limits<float>::infinity(), 1.0e30f, -1.0e30f, 1.0e-40f, -0.0f};
+    const float specials[] = {std::numeric_limits<float>::quiet_NaN(),
+                              std::numeric_limits<float>::infinity(),
+                              -std::numeric_limits<float>::infinity(),
+                              1.0e30f,
+                              -1.0e30f,
+                              1.0e-40f,
+                              -0.0f};
     for (std::uint64_t i = 0; i < count; i += 7) v[i] = specials[(i / 7) % std::size(specials)];
   }
   return v;

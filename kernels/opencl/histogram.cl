@@ -14,10 +14,9 @@ uint bin_of(float v, uint bins, float lo, float hi, float scale) {
   return (uint)fmin(t, (float)(bins - 1));
 }
 
-__kernel __attribute__((reqd_work_group_size(OWNED, 1, 1))) void histogram(__global const float* x,
-                                                                            __global uint* counts, uint n,
-                                                                            uint bins, float lo, float hi,
-                                                                            float scale) {
+__attribute__((reqd_work_group_size(OWNED, 1, 1)))
+__kernel void histogram(__global const float* x, __global uint* counts, uint n, uint bins, float lo, float hi,
+                        float scale) {
   __local uint local_counts[OWNED];
   const uint t = (uint)get_local_id(0);
   const uint groups = (bins + OWNED - 1) / OWNED;

@@ -2,9 +2,8 @@
 // local-memory tree part[t] + part[t + h], h = 128 .. 1. One work-group per row, grid-stride over rows.
 #pragma OPENCL FP_CONTRACT OFF
 #define LANES 256
-__kernel __attribute__((reqd_work_group_size(LANES, 1, 1))) void reduce_sum(__global const float* x,
-                                                                             __global float* s, uint rows,
-                                                                             uint cols) {
+__attribute__((reqd_work_group_size(LANES, 1, 1)))
+__kernel void reduce_sum(__global const float* x, __global float* s, uint rows, uint cols) {
   __local float part[LANES];
   const uint t = (uint)get_local_id(0);
   const uint stride = (uint)(get_num_groups(0) * get_num_groups(1));

@@ -98,7 +98,9 @@ result<void> at_most(std::string_view what, std::uint64_t n, std::uint64_t limit
 }
 
 scalar_arg u32(std::string_view name, std::uint32_t v) { return {name, scalar_kind::u32, v}; }
-scalar_arg i32(std::string_view name, std::int32_t v) { return {name, scalar_kind::i32, static_cast<std::uint32_t>(v)}; }
+scalar_arg i32(std::string_view name, std::int32_t v) {
+  return {name, scalar_kind::i32, static_cast<std::uint32_t>(v)};
+}
 scalar_arg f32(std::string_view name, float v) {
   std::uint32_t bits;
   std::memcpy(&bits, &v, 4);

@@ -6,7 +6,8 @@
 namespace ec::kernels {
 
 std::span<const kernel_spec* const> catalog() {
-  static const kernel_spec* const all[] = {&saxpy_spec};
+  static const kernel_spec* const all[] = {&saxpy_spec,      &sgemm_spec,  &reduce_sum_spec,
+                                           &mandelbrot_spec, &sha256_spec, &histogram_spec, &copy_spec};
   return all;
 }
 
