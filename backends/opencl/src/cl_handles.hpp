@@ -9,7 +9,7 @@ namespace ec::backends::opencl {
 
 template <typename T, cl_int (*release)(T)>
 class cl_handle {
-public:
+ public:
   cl_handle() = default;
   explicit cl_handle(T h) noexcept : h_(h) {}
   ~cl_handle() { reset(); }
@@ -38,7 +38,7 @@ public:
     h_ = nullptr;
   }
 
-private:
+ private:
   T h_ = nullptr;
 };
 

@@ -103,7 +103,8 @@ device_facts query_device(cl_platform_id platform, cl_device_id device) {
   f.dedicated_local_mem = device_value<cl_device_local_mem_type>(device, CL_DEVICE_LOCAL_MEM_TYPE) == CL_LOCAL;
   d.shared_memory_bytes = clamp_u32(f.local_mem_bytes);
   d.fp16 = has_extension(extensions, "cl_khr_fp16");
-  d.fp64 = has_extension(extensions, "cl_khr_fp64") || device_value<cl_device_fp_config>(device, CL_DEVICE_DOUBLE_FP_CONFIG) != 0;
+  d.fp64 = has_extension(extensions, "cl_khr_fp64") ||
+           device_value<cl_device_fp_config>(device, CL_DEVICE_DOUBLE_FP_CONFIG) != 0;
   // 8-bit stores are core from OpenCL C 1.1 on; 1.0 needs the extension.
   d.int8 = has_extension(extensions, "cl_khr_byte_addressable_store") || f.c_major > 1 || f.c_minor >= 1;
 

@@ -2,6 +2,8 @@
 // invalidate is needed; host-cached is preferred for read-back because reading write-combined memory is slow.
 #include "buffers.hpp"
 
+#include <algorithm>
+#include <bit>
 #include <optional>
 #include <utility>
 
@@ -10,7 +12,8 @@
 namespace ec::backends::vulkan {
 namespace {
 
-constexpr VkMemoryPropertyFlags host_coherent = VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT | VK_MEMORY_PROPERTY_HOST_COHERENT_BIT;
+constexpr VkMemoryPropertyFlags host_coherent =
+    VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT | VK_MEMORY_PROPERTY_HOST_COHERENT_BIT;
 
 std::optional<std::uint32_t> find_type(const VkPhysicalDeviceMemoryProperties& memory, std::uint32_t allowed,
                                        VkMemoryPropertyFlags required, VkMemoryPropertyFlags preferred) {
@@ -44,8 +47,8 @@ std::uint64_t padded_size(std::uint64_t bytes) {
   return bytes <= minimum ? minimum : (bytes + 3) / 4 * 4;
 }
 
-result<buffer> buffer::create(const VolkDeviceTable& vk, VkDevice device, const VkPhysicalDeviceMemoryProperties& memory,
-                              VkDeviceSize size, buffer_role role) {
+result<buffer> buffer::create(const VolkDeviceTable& vk, VkDevice device,
+                              const VkPhysicalDeviceMemoryProperties& memory, VkDeviceSize size, buffer_role role) {
   VkBufferUsageFlags usage = 0;
   VkMemoryPropertyFlags required = 0, preferred = 0;
   switch (role) {
@@ -117,6 +120,47 @@ void buffer::reset() noexcept {
   memory_ = VK_NULL_HANDLE;
   mapped_ = nullptr;
   vk_ = nullptr;
+}
+
+buffer_pool::buffer_pool(const VolkDeviceTable& vk, VkDevice device, const VkPhysicalDeviceMemoryProperties& memory,
+                         std::uint64_t max_buffer_bytes, std::uint64_t budget_bytes)
+    : vk_(vk), device_(device), memory_(memory), max_buffer_bytes_(max_buffer_bytes), budget_(budget_bytes) {}
+
+// Quarter steps between powers of two (at most 25% slack), so that nearby sizes share buffers; never above
+// the device's buffer limit, which the caller has already checked `size` against.
+std::uint64_t buffer_pool::size_class(std::uint64_t size) const {
+  if (size <= 4096) return padded_size(size) <= 256 ? 256 : 4096;
+  const std::uint64_t step = std::bit_floor(size) / 4;
+  const std::uint64_t rounded = (size + step - 1) / step * step;
+  return std::max(size, std::min(rounded, max_buffer_bytes_));
+}
+
+result<buffer> buffer_pool::take(VkDeviceSize size, buffer_role role) {
+  const std::uint64_t want = size_class(size);
+  for (auto it = kept_.rbegin(); it != kept_.rend(); ++it) {
+    if (it->role == role && it->b.size() == want) {
+      buffer b = std::move(it->b);
+      kept_bytes_ -= want;
+      kept_.erase(std::next(it).base());
+      return b;
+    }
+  }
+  auto b = buffer::create(vk_, device_, memory_, want, role);
+  if (b.code() == error_code::out_of_memory && !kept_.empty()) {
+    clear();  // kept buffers may be what fills the heap
+    b = buffer::create(vk_, device_, memory_, want, role);
+  }
+  return b;
+}
+
+void buffer_pool::give(buffer b, buffer_role role) {
+  if (b.handle() == VK_NULL_HANDLE || b.size() > budget_) return;
+  kept_bytes_ += b.size();
+  kept_.push_back({role, std::move(b)});
+  while (kept_bytes_ > budget_) {
+    kept_bytes_ -= kept_.front().b.size();
+    kept_.erase(kept_.begin());
+  }
 }
 
 }  // namespace ec::backends::vulkan

@@ -112,7 +112,9 @@ result<device_caps> query_device(VkPhysicalDevice physical, std::uint32_t index)
   f.storage8 = f12.storageBuffer8BitAccess;
   f.uniform_storage8 = f12.uniformAndStorageBuffer8BitAccess;
   f.int64_atomics = f12.shaderBufferInt64Atomics;
-  f.memory_model = f12.vulkanMemoryModel;
+  // With the memory model on and device scope off, Device-scope atomics are invalid (VUID-RuntimeSpirv-
+  // vulkanMemoryModel-06265): enable the model only together with device scope.
+  f.memory_model = f12.vulkanMemoryModel && f12.vulkanMemoryModelDeviceScope;
 
   vkGetPhysicalDeviceMemoryProperties(physical, &caps.memory);
   caps.limits = base.limits;
@@ -163,6 +165,7 @@ feature_chain::feature_chain(const device_caps& caps) {
   v12_.uniformAndStorageBuffer8BitAccess = f.uniform_storage8;
   v12_.shaderBufferInt64Atomics = f.int64_atomics;
   v12_.vulkanMemoryModel = f.memory_model;
+  v12_.vulkanMemoryModelDeviceScope = f.memory_model;
   core_.pNext = &v11_;
   v11_.pNext = &v12_;
 }

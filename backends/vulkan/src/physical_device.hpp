@@ -40,13 +40,13 @@ result<device_caps> query_device(VkPhysicalDevice physical, std::uint32_t index)
 /// The feature structures chained into VkDeviceCreateInfo::pNext, enabling exactly caps.features.
 /// Not copyable: the structures point at each other.
 class feature_chain {
-public:
+ public:
   explicit feature_chain(const device_caps& caps);
   feature_chain(const feature_chain&) = delete;
   feature_chain& operator=(const feature_chain&) = delete;
   [[nodiscard]] const VkPhysicalDeviceFeatures2* head() const { return &core_; }
 
-private:
+ private:
   VkPhysicalDeviceFeatures2 core_{};
   VkPhysicalDeviceVulkan11Features v11_{};
   VkPhysicalDeviceVulkan12Features v12_{};

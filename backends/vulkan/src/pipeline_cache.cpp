@@ -108,13 +108,13 @@ std::vector<std::uint8_t> pipeline_cache_file::load() {
   return {blob.begin(), blob.end()};
 }
 
-result<void> pipeline_cache_file::save(std::span<const std::uint8_t> blob) {
-  if (path_.empty()) return {};
+result<bool> pipeline_cache_file::save(std::span<const std::uint8_t> blob) {
+  if (path_.empty()) return false;
   std::error_code ec;
   if (header_bytes + blob.size() > max_bytes_) {
     // A VkPipelineCache blob is opaque: entries cannot be evicted one by one, so the bound applies to the whole.
     if (std::filesystem::file_size(path_, ec) > max_bytes_ && !ec) std::filesystem::remove(path_, ec);
-    return {};
+    return false;
   }
   std::filesystem::create_directories(path_.parent_path(), ec);
   if (ec) return fail(error_code::io_error, "cannot create " + path_.parent_path().string() + ": " + ec.message());
@@ -124,7 +124,8 @@ result<void> pipeline_cache_file::save(std::span<const std::uint8_t> blob) {
   const auto digest = protocol::sha256_of(blob);
   std::memcpy(file.data() + 16, digest.data(), digest.size());
   file.insert(file.end(), blob.begin(), blob.end());
-  return write_atomically(path_, file);
+  if (auto r = write_atomically(path_, file); !r) return r.err();
+  return true;
 }
 
 }  // namespace ec::backends::vulkan

@@ -20,15 +20,15 @@ struct cache_identity {
 };
 
 class pipeline_cache_file {
-public:
+ public:
   /// `path` empty: no disk cache (load returns nothing, save does nothing).
   pipeline_cache_file(std::filesystem::path path, std::uint64_t max_bytes, cache_identity identity);
 
   /// The Vulkan blob stored in the file, or empty when there is none or it is rejected (then note() says why).
   std::vector<std::uint8_t> load();
-  /// Writes the blob when the file stays within max_bytes; an oversize blob is not written and an oversize file
-  /// left by an earlier, larger bound is removed.
-  result<void> save(std::span<const std::uint8_t> blob);
+  /// Writes the blob when the file stays within max_bytes (true); an oversize blob is not written (false) and an
+  /// oversize file left by an earlier, larger bound is removed.
+  result<bool> save(std::span<const std::uint8_t> blob);
 
   [[nodiscard]] const std::filesystem::path& path() const { return path_; }
   /// Why the last load found nothing usable ("" when it loaded or there was no file).
@@ -37,7 +37,7 @@ public:
   /// Bytes our own header adds before the Vulkan blob.
   static constexpr std::uint64_t header_bytes = 48;
 
-private:
+ private:
   [[nodiscard]] bool valid_vulkan_header(std::span<const std::uint8_t> blob) const;
   std::filesystem::path path_;
   std::uint64_t max_bytes_ = 0;

@@ -25,7 +25,7 @@ struct compute_pipeline {
 
 /// Not thread-safe: the owning device serialises calls (vulkan_device::mutex_).
 class pipeline_set {
-public:
+ public:
   pipeline_set(const VolkDeviceTable& vk, VkDevice device, std::uint32_t api_version);
   ~pipeline_set();
   pipeline_set(const pipeline_set&) = delete;
@@ -48,7 +48,7 @@ public:
   [[nodiscard]] bool dirty() const { return dirty_; }
   void mark_saved() { dirty_ = false; }
 
-private:
+ private:
   using key = std::tuple<std::array<std::uint8_t, 32>, std::uint32_t, std::uint32_t, std::uint32_t, std::uint32_t>;
   void destroy(compute_pipeline& p) noexcept;
   const VolkDeviceTable& vk_;

@@ -29,26 +29,46 @@ verdict offers(std::uint32_t cap, const device_caps& c) {
     case 0:  // Matrix
     case 1:  // Shader
       return verdict::yes;
-    case 9: return b(f.float16);
-    case 10: return b(f.float64);
-    case 11: return b(f.int64);
-    case 12: return b(f.int64_atomics);
-    case 22: return b(f.int16);
-    case 39: return b(f.int8);
-    case 4433: return b(f.storage16);          // StorageBuffer16BitAccess
-    case 4434: return b(f.uniform_storage16);  // UniformAndStorageBuffer16BitAccess
-    case 4448: return b(f.storage8);           // StorageBuffer8BitAccess
-    case 4449: return b(f.uniform_storage8);   // UniformAndStorageBuffer8BitAccess
-    case 5345: return b(f.memory_model);       // VulkanMemoryModel
-    case 61: return subgroup(VK_SUBGROUP_FEATURE_BASIC_BIT);
-    case 62: return subgroup(VK_SUBGROUP_FEATURE_VOTE_BIT);
-    case 63: return subgroup(VK_SUBGROUP_FEATURE_ARITHMETIC_BIT);
-    case 64: return subgroup(VK_SUBGROUP_FEATURE_BALLOT_BIT);
-    case 65: return subgroup(VK_SUBGROUP_FEATURE_SHUFFLE_BIT);
-    case 66: return subgroup(VK_SUBGROUP_FEATURE_SHUFFLE_RELATIVE_BIT);
-    case 67: return subgroup(VK_SUBGROUP_FEATURE_CLUSTERED_BIT);
-    case 68: return subgroup(VK_SUBGROUP_FEATURE_QUAD_BIT);
-    default: return verdict::unknown;
+    case 9:
+      return b(f.float16);
+    case 10:
+      return b(f.float64);
+    case 11:
+      return b(f.int64);
+    case 12:
+      return b(f.int64_atomics);
+    case 22:
+      return b(f.int16);
+    case 39:
+      return b(f.int8);
+    case 4433:
+      return b(f.storage16);  // StorageBuffer16BitAccess
+    case 4434:
+      return b(f.uniform_storage16);  // UniformAndStorageBuffer16BitAccess
+    case 4448:
+      return b(f.storage8);  // StorageBuffer8BitAccess
+    case 4449:
+      return b(f.uniform_storage8);  // UniformAndStorageBuffer8BitAccess
+    case 5345:
+      return b(f.memory_model);  // VulkanMemoryModel
+    case 61:
+      return subgroup(VK_SUBGROUP_FEATURE_BASIC_BIT);
+    case 62:
+      return subgroup(VK_SUBGROUP_FEATURE_VOTE_BIT);
+    case 63:
+      return subgroup(VK_SUBGROUP_FEATURE_ARITHMETIC_BIT);
+    case 64:
+      return subgroup(VK_SUBGROUP_FEATURE_BALLOT_BIT);
+    case 65:
+      return subgroup(VK_SUBGROUP_FEATURE_SHUFFLE_BIT);
+    case 66:
+      return subgroup(VK_SUBGROUP_FEATURE_SHUFFLE_RELATIVE_BIT);
+    case 67:
+      return subgroup(VK_SUBGROUP_FEATURE_CLUSTERED_BIT);
+    case 68:
+      return subgroup(VK_SUBGROUP_FEATURE_QUAD_BIT);
+    default:
+      return verdict::unknown;
   }
 }
 
@@ -59,8 +79,8 @@ result<void> check_spirv(std::span<const std::uint32_t> words, const device_caps
     return fail(error_code::unsupported, "the kernel has no SPIR-V module");
   const std::uint32_t minor = (words[1] >> 8) & 0xff;
   if (caps.api_version < vulkan_for_spirv(minor))
-    return fail(error_code::unsupported, "SPIR-V 1." + std::to_string(minor) + " needs a newer Vulkan than " +
-                                             caps.info.name + " offers");
+    return fail(error_code::unsupported,
+                "SPIR-V 1." + std::to_string(minor) + " needs a newer Vulkan than " + caps.info.name + " offers");
   for (std::size_t i = 5; i < words.size();) {
     const std::uint32_t count = words[i] >> 16, opcode = words[i] & 0xffff;
     if (count == 0 || i + count > words.size()) return fail(error_code::unsupported, "malformed SPIR-V module");
@@ -71,9 +91,8 @@ result<void> check_spirv(std::span<const std::uint32_t> words, const device_caps
       case verdict::yes:
         break;
       case verdict::no:
-        return fail(error_code::unsupported,
-                    "the kernel needs SPIR-V capability " + std::to_string(cap) + ", which " + caps.info.name +
-                        " does not offer");
+        return fail(error_code::unsupported, "the kernel needs SPIR-V capability " + std::to_string(cap) + ", which " +
+                                                 caps.info.name + " does not offer");
       case verdict::unknown:
         return fail(error_code::unsupported,
                     "the kernel needs SPIR-V capability " + std::to_string(cap) + ", unknown to this backend");

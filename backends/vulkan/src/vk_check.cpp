@@ -49,9 +49,8 @@ error vk_error(std::string_view call, VkResult r) {
   if (paren != std::string_view::npos) call = call.substr(0, paren);
   const auto dot = call.find_last_of(".>");  // "vk_.vkQueueSubmit" or "vk->vkQueueSubmit": a device table
   if (dot != std::string_view::npos) call = call.substr(dot + 1);
-  const auto code = (r == VK_ERROR_OUT_OF_HOST_MEMORY || r == VK_ERROR_OUT_OF_DEVICE_MEMORY)
-                        ? error_code::out_of_memory
-                        : error_code::device_error;
+  const auto code = (r == VK_ERROR_OUT_OF_HOST_MEMORY || r == VK_ERROR_OUT_OF_DEVICE_MEMORY) ? error_code::out_of_memory
+                                                                                             : error_code::device_error;
   return fail(code, std::string(call) + " failed: " + vk_result_name(r));
 }
 

@@ -19,8 +19,8 @@ error vk_error(std::string_view call, VkResult r);
 }  // namespace ec::backends::vulkan
 
 /// Returns the error from the enclosing function (whose type converts from ec::error) when `expr` fails.
-#define EC_VK_TRY(expr)                                                        \
-  do {                                                                         \
-    if (const VkResult ec_vk_r_ = (expr); ec_vk_r_ != VK_SUCCESS)              \
-      return ::ec::backends::vulkan::vk_error(#expr, ec_vk_r_);                \
+#define EC_VK_TRY(expr)                                           \
+  do {                                                            \
+    if (const VkResult ec_vk_r_ = (expr); ec_vk_r_ != VK_SUCCESS) \
+      return ::ec::backends::vulkan::vk_error(#expr, ec_vk_r_);   \
   } while (false)

@@ -1,6 +1,6 @@
 // Loader, instance and validation messenger. volk's global function pointers are process-wide: instance-level
-// entry points come from the loader's trampolines (valid for every instance), so reloading them for a second
-// instance is harmless; device-level calls go through a VolkDeviceTable per device (vulkan_device.cpp).
+// entry points come from the loader's trampolines (valid for every instance), so they are loaded once;
+// device-level calls go through a VolkDeviceTable per device (vulkan_device.cpp).
 #include "vk_instance.hpp"
 
 #include <dlfcn.h>
@@ -43,8 +43,8 @@ std::mutex& volk_mutex() {
 }
 
 VKAPI_ATTR VkBool32 VKAPI_CALL on_message(VkDebugUtilsMessageSeverityFlagBitsEXT severity,
-                                          VkDebugUtilsMessageTypeFlagsEXT, const VkDebugUtilsMessengerCallbackDataEXT* data,
-                                          void* user) {
+                                          VkDebugUtilsMessageTypeFlagsEXT,
+                                          const VkDebugUtilsMessengerCallbackDataEXT* data, void* user) {
   std::string m = (severity & VK_DEBUG_UTILS_MESSAGE_SEVERITY_ERROR_BIT_EXT) ? "error: " : "warning: ";
   if (data && data->pMessageIdName) m += std::string(data->pMessageIdName) + ": ";
   if (data && data->pMessage) m += data->pMessage;
@@ -143,10 +143,20 @@ result<std::unique_ptr<instance>> instance::create(bool validation) {
   if (const VkResult r = vkCreateInstance(&ci, nullptr, &inst->instance_); r != VK_SUCCESS) {
     inst->instance_ = VK_NULL_HANDLE;
     auto e = vk_error("vkCreateInstance", r);
-    if (r == VK_ERROR_INCOMPATIBLE_DRIVER) e.code = error_code::unavailable;  // no usable ICD
+    if (r == VK_ERROR_INCOMPATIBLE_DRIVER) {  // the loader found no usable ICD
+      e.code = error_code::unavailable;
+      e.message = "no Vulkan driver (ICD) installed: " + e.message;
+    }
     return e;
   }
-  volkLoadInstanceOnly(inst->instance_);
+  // Instance-level entry points are the loader's trampolines, the same for every instance (extension entry
+  // points, which are not, are fetched per instance below): load them once, so that no thread ever sees volk's
+  // globals being rewritten while it calls through them.
+  static bool instance_functions_loaded = false;
+  if (!instance_functions_loaded) {
+    volkLoadInstanceOnly(inst->instance_);
+    instance_functions_loaded = true;
+  }
 
   if (validation) {
     const auto create = reinterpret_cast<PFN_vkCreateDebugUtilsMessengerEXT>(
@@ -168,7 +178,7 @@ instance::~instance() {
 
 result<void> instance::take_messages_as_error(std::string_view when) {
   if (!validation_) return {};
-  auto messages = messages().take();
+  auto messages = sink_->take();
   if (messages.empty()) return {};
   std::string text = "validation layer during " + std::string(when) + ": " + messages.front();
   if (messages.size() > 1) text += " (+" + std::to_string(messages.size() - 1) + " more)";

@@ -15,19 +15,19 @@ namespace ec::backends::vulkan {
 
 /// Warnings and errors reported by the validation layer (or the loader) since the last take().
 class message_sink {
-public:
+ public:
   void add(std::string message);
   /// Returns the messages kept so far and forgets them.
   std::vector<std::string> take();
 
-private:
+ private:
   std::mutex mutex_;  // the messenger callback may run on any thread that calls into Vulkan
   std::vector<std::string> messages_;
   std::size_t dropped_ = 0;
 };
 
 class instance {
-public:
+ public:
   /// Opens the loader (once per process) and creates an instance; `unavailable` when there is no loader, no
   /// Vulkan 1.1, or validation was asked for and the layer or VK_EXT_debug_utils is missing.
   static result<std::unique_ptr<instance>> create(bool validation);
@@ -42,7 +42,7 @@ public:
   /// An error carrying the kept messages, or success when there were none.
   result<void> take_messages_as_error(std::string_view when);
 
-private:
+ private:
   instance() = default;
   VkInstance instance_ = VK_NULL_HANDLE;
   VkDebugUtilsMessengerEXT messenger_ = VK_NULL_HANDLE;

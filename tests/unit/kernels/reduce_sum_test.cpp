@@ -69,7 +69,7 @@ TEST_CASE("reduce_sum gives NaN for NaN or +inf with -inf, inf for inf or overfl
   CHECK(std::isfinite(got[7]));
 }
 
-TEST_CASE("reduce_sum stays within its tolerance of the exact sum for 2^20 columns in [-1, 1]") {
+TEST_CASE("reduce_sum stays within its tolerance of the exact sum for 2^20 columns in -1..1") {
   const std::uint64_t cols = std::uint64_t{1} << 20;
   const sample s = k().generate(std::vector<std::uint64_t>{2, cols}, 9, sample_data::ordinary);
   const auto got = values<float>(run(k(), s)[0]);
