@@ -3,8 +3,12 @@
 #include <cstdio>
 #include <iostream>
 
+#include "ec/agent/agent_identity.hpp"
 #include "ec/agent/bench.hpp"
+#include "ec/agent/config.hpp"
+#include "ec/agent/daemon.hpp"
 #include "ec/agent/probe.hpp"
+#include "ec/protocol/keys.hpp"
 
 namespace {
 
@@ -20,6 +24,36 @@ void add_device_options(CLI::App& cmd, ec::agent::probe_options& o) {
 int report_error(const ec::error& e) {
   std::fprintf(stderr, "edge-agent: %s\n", e.what().c_str());
   return 1;
+}
+
+// --config FILE (or $EDGE_AGENT_CONFIG, or defaults), then the environment, then --set key=value flags.
+ec::result<ec::agent::agent_config> load_config(const std::string& file, const std::vector<std::string>& sets) {
+  std::vector<ec::agent::config_override> overrides;
+  for (const auto& s : sets) {
+    const auto eq = s.find('=');
+    if (eq == std::string::npos) return ec::fail(ec::error_code::invalid_argument, "--set expects key=value, got '" + s + "'");
+    overrides.emplace_back(s.substr(0, eq), s.substr(eq + 1));
+  }
+  const auto env = ec::agent::process_environment();
+  std::string path = file;
+  if (path.empty())
+    if (const auto it = env.find(std::string(ec::agent::config_path_env_var)); it != env.end()) path = it->second;
+  if (path.empty()) return ec::agent::load_config("", env, overrides);
+  return ec::agent::load_config_file(path, env, overrides);
+}
+
+int keygen(const std::string& state_dir) {
+  auto key = ec::agent::ensure_identity(state_dir.empty() ? ec::agent::default_state_dir() : std::filesystem::path(state_dir));
+  if (!key) return report_error(key.err());
+  std::printf("%s\n", ec::protocol::agent_id_of(key->id()).c_str());
+  return 0;
+}
+
+int show_id(const std::string& state_dir) {
+  auto key = ec::agent::load_public_key(state_dir.empty() ? ec::agent::default_state_dir() : std::filesystem::path(state_dir));
+  if (!key) return report_error(key.err());
+  std::printf("agent_id %s\n%s", ec::protocol::agent_id_of(key->id()).c_str(), key->to_pem().c_str());
+  return 0;
 }
 
 }  // namespace
@@ -46,7 +80,33 @@ int main(int argc, char** argv) {
   bench->add_option("--seconds", bench_opts.seconds_per_case, "Timing budget per case")->check(CLI::PositiveNumber);
   bench->add_flag("--json", bench_json, "Machine-readable output");
 
+  std::string config_file, state_dir;
+  std::vector<std::string> sets;
+  auto* run = app.add_subcommand("run", "Run the agent until SIGTERM/SIGINT, then drain");
+  run->add_option("--config", config_file, "TOML config (default: $EDGE_AGENT_CONFIG)");
+  run->add_option("--set", sets, "Override one key: --set broker.url=mqtt://127.0.0.1:1883 (repeatable)");
+  auto* status = app.add_subcommand("status", "Journal, spool depth, dead letters and last state from the state directory");
+  status->add_option("--config", config_file, "TOML config (default: $EDGE_AGENT_CONFIG)");
+  status->add_option("--set", sets, "Override one key (repeatable)");
+  auto* keygen_cmd = app.add_subcommand("keygen", "Create the agent key pair if missing and print the agent_id");
+  keygen_cmd->add_option("--state-dir", state_dir, "State directory");
+  auto* id_cmd = app.add_subcommand("id", "Print the agent_id and public key (PEM)");
+  id_cmd->add_option("--state-dir", state_dir, "State directory");
+  auto* version = app.add_subcommand("version", "Print the version");
+
   CLI11_PARSE(app, argc, argv);
+
+  if (run->parsed() || status->parsed()) {
+    auto config = load_config(config_file, sets);
+    if (!config) return report_error(config.err());
+    return run->parsed() ? ec::agent::run_daemon(*config) : ec::agent::print_status(*config);
+  }
+  if (keygen_cmd->parsed()) return keygen(state_dir);
+  if (id_cmd->parsed()) return show_id(state_dir);
+  if (version->parsed()) {
+    std::printf("edge-agent 0.1.0 (protocol v1, backend API %u)\n", 1u);
+    return 0;
+  }
 
   if (probe->parsed()) {
     probe_opts.calibrate = !no_calibrate;

@@ -124,6 +124,8 @@ struct mqtt_session::impl {
   broker_url url;
   message_handler message_cb;
   connected_handler connected_cb;
+  will_provider will_cb;
+  will_options current_will;  // owns the bytes the connect options point at
   connection_lost_handler lost_cb;
 
   mutable std::mutex mu;
@@ -318,6 +320,13 @@ struct mqtt_session::impl {
     {
       std::lock_guard lk(mu);
       lost = false;
+    }
+    if (will_cb) {
+      // A fresh will per attempt (the agent's hello carries a session_seq that grows on every connection).
+      current_will = will_cb();
+      if (!current_will.topic.empty())
+        conn_opts->set_will(mqtt::will_options(current_will.topic, current_will.payload.data(),
+                                               current_will.payload.size(), current_will.qos, current_will.retained));
     }
     try {
       auto tok = client->connect(*conn_opts);
@@ -579,6 +588,7 @@ mqtt_session::~mqtt_session() { stop(); }
 
 void mqtt_session::on_message(message_handler handler) { impl_->message_cb = std::move(handler); }
 void mqtt_session::on_connected(connected_handler handler) { impl_->connected_cb = std::move(handler); }
+void mqtt_session::set_will_provider(will_provider provider) { impl_->will_cb = std::move(provider); }
 void mqtt_session::on_connection_lost(connection_lost_handler handler) { impl_->lost_cb = std::move(handler); }
 
 void mqtt_session::set_subscriptions(std::vector<subscription> subscriptions) {

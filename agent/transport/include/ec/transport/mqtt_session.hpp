@@ -50,6 +50,7 @@ class mqtt_session {
   using message_handler = std::function<void(std::string_view topic, std::span<const std::uint8_t> payload)>;
   using connected_handler = std::function<void(bool session_present, std::uint16_t receive_maximum)>;
   using connection_lost_handler = std::function<void(std::string_view reason)>;
+  using will_provider = std::function<will_options()>;
 
   /// Stores the options; nothing connects before start().
   explicit mqtt_session(session_options options);
@@ -62,6 +63,9 @@ class mqtt_session {
   void on_message(message_handler handler);
   /// Sets the handler called after each CONNACK (and after subscriptions are restored); set before start().
   void on_connected(connected_handler handler);
+  /// Sets a function called on the session thread before every connect attempt; the will it returns replaces
+  /// options.will for that attempt (set before start()).
+  void set_will_provider(will_provider provider);
   /// Sets the handler called when an established connection drops; set before start().
   void on_connection_lost(connection_lost_handler handler);
 

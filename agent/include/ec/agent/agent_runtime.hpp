@@ -1,0 +1,130 @@
+// The agent at work: pulls TaskBatches over MQTT, admits only what is signed and safe, runs it on the executor,
+// signs results in batches, spools them durably before publishing, and releases them only on a matching
+// signed receipt. The daemon (`edge-agent run`) and the C API build one of these over the same parts.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "ec/agent/aggregator_clock.hpp"
+#include "ec/agent/config.hpp"
+#include "ec/agent/executor.hpp"
+#include "ec/agent/replay_guard.hpp"
+#include "ec/agent/result_builder.hpp"
+#include "ec/agent/result_spool.hpp"
+#include "ec/agent/task_admission.hpp"
+#include "ec/protocol/signer.hpp"
+#include "ec/protocol/topics.hpp"
+#include "ec/protocol/trust_store.hpp"
+#include "ec/transport/mqtt_session.hpp"
+
+namespace ec::agent {
+
+/// The parts a runtime works with; all must outlive it.
+struct runtime_parts {
+  const agent_config* config = nullptr;
+  const protocol::signer* signer = nullptr;
+  const protocol::trust_store* trust = nullptr;  // aggregator keys: TaskBatch, Receipt, Control
+  const backends::registry* devices = nullptr;
+  const backends::device_selector* selector = nullptr;
+  executor* exec = nullptr;
+  journal* journal_store = nullptr;
+  result_spool* spool = nullptr;
+  transport::mqtt_session* session = nullptr;
+  std::function<std::uint64_t()> now_ms;  // wall clock, ms since the epoch (injectable for tests)
+};
+
+/// Counters for `status`, logs and tests.
+struct runtime_stats {
+  std::uint64_t tasks_admitted = 0, tasks_answered = 0, tasks_dropped = 0, tasks_replayed = 0;
+  std::uint64_t messages_rejected = 0;  // failed open(): forged, tampered, malformed, oversize, misaddressed
+  std::uint64_t results_spooled = 0, batches_published = 0, batches_republished = 0, batches_released = 0;
+  std::uint64_t work_requests = 0, controls_applied = 0, controls_stale = 0;
+  std::uint64_t restart_reruns = 0, restart_cancelled = 0;
+};
+
+class agent_runtime {
+public:
+  explicit agent_runtime(runtime_parts parts);
+  ~agent_runtime();
+  agent_runtime(const agent_runtime&) = delete;
+  agent_runtime& operator=(const agent_runtime&) = delete;
+
+  /// Recovers unfinished tasks from the journal, wires the session and starts it and the timer thread.
+  result<void> start();
+  /// Stops pulling; with `drain`, answers queued tasks Cancelled and waits (up to drain_timeout_s) for running
+  /// ones and for the last results to be spooled and handed to the session; then stops the session.
+  void stop(bool drain);
+  [[nodiscard]] runtime_stats stats() const;
+  [[nodiscard]] const std::string& agent_id() const { return agent_id_; }
+  [[nodiscard]] protocol::agent_state state() const;
+
+private:
+  struct pending_result {
+    result_entry entry;
+    protocol::bytes blob;
+  };
+
+  // connection and hello (agent_runtime.cpp)
+  void on_connected(bool session_present);
+  transport::will_options make_will();
+  protocol::bytes sealed_hello(bool online, std::uint64_t session_seq);
+  void publish_hello();
+  void on_message(std::string_view topic, std::span<const std::uint8_t> payload);
+  void timer_loop();
+  std::uint64_t now() const { return parts_.now_ms(); }
+
+  // tasks (runtime_tasks.cpp)
+  void handle_task_batch(std::span<const std::uint8_t> payload);
+  void handle_task(const protocol::task_view& task, std::uint64_t aggregator_now);
+  void submit(std::shared_ptr<const protocol::bytes> blob, kernels::bound_call call, const protocol::task_view& task,
+              std::uint64_t aggregator_now);
+  void answer(const protocol::task_view& task, protocol::result_status status, std::string reason);
+  void recover_unfinished();
+  void maybe_request_work();
+
+  // results, receipts, controls (runtime_results.cpp)
+  void add_result(result_entry entry, protocol::bytes blob);
+  void flush_results(bool force);
+  void republish_due();
+  void handle_receipt(std::span<const std::uint8_t> payload);
+  void handle_control(std::span<const std::uint8_t> payload, bool region_wide);
+  void apply_state(protocol::agent_state desired);
+
+  result<protocol::opened_envelope> open_message(std::span<const std::uint8_t> payload, protocol::message_kind kind,
+                                                 std::string_view topic_agent_id);
+
+  runtime_parts parts_;
+  std::string agent_id_;
+  protocol::topics topics_;
+  task_admission admission_;
+  replay_guard guard_;
+  aggregator_clock clock_;
+
+  mutable std::mutex mu_;
+  std::condition_variable changed_;
+  runtime_stats stats_;
+  protocol::agent_state state_ = protocol::agent_state::run;
+  std::uint64_t session_seq_ = 0;
+  std::uint64_t last_control_seq_ = 0;
+  std::string outstanding_request_;        // request_id of the unanswered WorkRequest ("" none)
+  std::uint64_t request_sent_ms_ = 0;
+  std::uint64_t pull_not_before_ms_ = 0;   // retry_after from an empty TaskBatch
+  std::uint64_t request_counter_ = 0;
+  std::size_t running_ = 0;                // submitted to the executor, outcome not yet back
+  std::vector<pending_result> pending_;    // results not yet in a batch
+  std::uint64_t pending_bytes_ = 0;
+  std::uint64_t oldest_pending_ms_ = 0;
+  bool connected_ = false;
+  bool stopping_ = false;
+  std::thread timer_;
+};
+
+}  // namespace ec::agent
