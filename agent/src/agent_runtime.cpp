@@ -4,6 +4,8 @@
 
 #include <sys/utsname.h>
 
+#include <cstdio>
+
 #include "ec/agent/log.hpp"
 #include "ec/protocol/envelope.hpp"
 #include "ec/protocol/keys.hpp"
@@ -214,7 +216,38 @@ void agent_runtime::timer_loop() {
     guard_.forget_expired(clock_.now(now()));
     if (auto r = parts_.journal_store->maybe_compact(now()); !r)
       log(log_level::error, component, "journal compaction failed", {{"error", r.err().what()}});
+    write_status_file();
     lock.lock();
+  }
+}
+
+void agent_runtime::write_status_file() {
+  if (parts_.status_file.empty() || now() - status_written_ms_ < 2000) return;
+  status_written_ms_ = now();
+  const auto st = stats();
+  const auto sp = parts_.spool->stats();
+  const auto session = parts_.session->stats();
+  static constexpr const char* state_names[] = {"run", "pause", "drain"};
+  std::string text;
+  auto line = [&](const char* key, const std::string& value) { text += std::string(key) + " " + value + "\n"; };
+  line("agent_id", agent_id_);
+  line("state", state_names[static_cast<int>(state())]);
+  line("connected", session.connected ? "yes" : "no");
+  line("tasks_admitted", std::to_string(st.tasks_admitted));
+  line("tasks_answered", std::to_string(st.tasks_answered));
+  line("tasks_dropped", std::to_string(st.tasks_dropped + st.tasks_replayed));
+  line("messages_rejected", std::to_string(st.messages_rejected));
+  line("results_spooled", std::to_string(st.results_spooled));
+  line("spool_pending_batches", std::to_string(sp.pending_batches));
+  line("spool_bytes", std::to_string(sp.spooled_bytes) + " of " + std::to_string(sp.capacity_bytes));
+  line("dead_letters", std::to_string(sp.dead_letters));
+  line("last_error", parts_.session->last_error().message.empty() ? "none" : parts_.session->last_error().what());
+  line("updated_at_ms", std::to_string(now()));
+  const auto tmp = parts_.status_file.string() + ".tmp";
+  if (FILE* f = std::fopen(tmp.c_str(), "w")) {
+    std::fwrite(text.data(), 1, text.size(), f);
+    std::fclose(f);
+    std::rename(tmp.c_str(), parts_.status_file.c_str());  // readers see the old or the new file, never half
   }
 }
 

@@ -39,6 +39,7 @@ struct runtime_parts {
   result_spool* spool = nullptr;
   transport::mqtt_session* session = nullptr;
   std::function<std::uint64_t()> now_ms;  // wall clock, ms since the epoch (injectable for tests)
+  std::filesystem::path status_file;      // rewritten every few seconds for `edge-agent status` ("" = none)
 };
 
 /// Counters for `status`, logs and tests.
@@ -79,6 +80,7 @@ private:
   void publish_hello();
   void on_message(std::string_view topic, std::span<const std::uint8_t> payload);
   void timer_loop();
+  void write_status_file();
   std::uint64_t now() const { return parts_.now_ms(); }
 
   // tasks (runtime_tasks.cpp)
@@ -124,6 +126,8 @@ private:
   std::uint64_t oldest_pending_ms_ = 0;
   bool connected_ = false;
   bool stopping_ = false;
+  std::string last_error_;
+  std::uint64_t status_written_ms_ = 0;
   std::thread timer_;
 };
 
