@@ -165,8 +165,9 @@ void agent_runtime::on_connected(bool session_present) {
   {
     std::lock_guard lock(mu_);
     connected_ = true;
-    // A new session lost any WorkRequest in flight: ask again (a resumed one keeps it).
-    if (!session_present) outstanding_request_.clear();
+    // An answer to the outstanding WorkRequest may have been lost with the old connection: resend the same
+    // request_id now, and the aggregator answers with the stored batch bytes (protocol.md), not new leases.
+    if (!outstanding_request_.empty()) request_sent_ms_ = 0;
   }
   publish_hello();
   log(log_level::info, component, "connected", {{"session_present", session_present}});

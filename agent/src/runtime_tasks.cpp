@@ -93,7 +93,8 @@ void agent_runtime::submit(std::shared_ptr<const protocol::bytes> blob, kernels:
   }
   parts_.exec->submit(std::move(req), [this, id = identity_of(task)](execution_outcome outcome) {
     auto result_blob = build_result_blob(id, agent_id_, outcome, now());
-    add_result({id.task_id, id.attempt, protocol::result_digest(result_blob)}, std::move(result_blob));
+    const auto digest = protocol::result_digest(result_blob);  // before the move below: argument order is unspecified
+    add_result({id.task_id, id.attempt, digest}, std::move(result_blob));
     {
       std::lock_guard lock(mu_);
       --running_;
@@ -111,7 +112,8 @@ void agent_runtime::answer(const protocol::task_view& task, protocol::result_sta
     std::lock_guard lock(mu_);
     ++stats_.tasks_answered;
   }
-  add_result({id.task_id, id.attempt, protocol::result_digest(blob)}, std::move(blob));
+  const auto digest = protocol::result_digest(blob);  // before the move below: argument order is unspecified
+  add_result({id.task_id, id.attempt, digest}, std::move(blob));
 }
 
 void agent_runtime::recover_unfinished() {
