@@ -56,7 +56,9 @@ std::unique_ptr<registry> registry::load(const registry_options& options) {
     } else {
       auto mod = std::make_unique<loaded_module>();
       // RTLD_LOCAL: two modules may carry different copies of the same helper code without clashing.
-      mod->handle = ::dlopen(st.module_path.c_str(), RTLD_NOW | RTLD_LOCAL);
+      // RTLD_NODELETE: GPU drivers loaded by a module do not survive being unloaded under them, and code that
+      // stays mapped keeps leak reports and stack traces symbolised.
+      mod->handle = ::dlopen(st.module_path.c_str(), RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE);
       if (!mod->handle) {
         st.why = "cannot load module: " + dl_error();
       } else {

@@ -108,7 +108,9 @@ TEST_CASE("receipts withheld: the agent republishes the same spooled bytes until
   REQUIRE(agent_still_works(f, "withheld-probe"));
   CHECK(wait_spool_empty(f.agent(), 20s));
   CHECK(f.agent().terminate() == 0);
-  const auto [rc, status] = f.agent().run_cli({"status", "--config", f.agent().config_path().string()});
+  const auto cli = f.agent().run_cli({"status", "--config", f.agent().config_path().string()});
+  const int rc = cli.first;  // no structured binding: clang 14 cannot capture one in INFO
+  const std::string& status = cli.second;
   INFO("edge-agent status:\n" << status);
   CHECK(rc == 0);
   CHECK(spool_pending_batches(status) == 0);

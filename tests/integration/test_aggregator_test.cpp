@@ -24,6 +24,12 @@ namespace {
 struct scripted_agent {
   explicit scripted_agent(protocol::private_key key)
       : signer(std::move(key)), id(protocol::agent_id_of(signer.key().id())) {}
+  // Stop the session first: its callback thread writes into inbox, which may be destroyed before it otherwise.
+  ~scripted_agent() {
+    if (session) session->stop();
+  }
+  scripted_agent(const scripted_agent&) = delete;
+  scripted_agent& operator=(const scripted_agent&) = delete;
 
   void connect(const mosquitto_broker& broker, const protocol::topics& t) {
     transport::session_options o;
@@ -230,7 +236,8 @@ TEST_CASE("test aggregator: a ResultBatch from an unenrolled key or naming anoth
   auto& agg = r.aggregator;
   r.request("req-1");
   agg.queue_tasks(r.agent->id, {small_task("c1")});
-  const auto env = r.open_tasks(r.agent->wait_message(agg.topics().tasks(r.agent->id)));
+  const auto wire = r.agent->wait_message(agg.topics().tasks(r.agent->id));  // the envelope's spans point into it
+  const auto env = r.open_tasks(wire);
   const protocol::task_batch_view batch(env);
   REQUIRE(batch.size() == 1);
   // Signed by the aggregator's stranger key (never enrolled by a hello).
