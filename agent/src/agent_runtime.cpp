@@ -222,8 +222,9 @@ void agent_runtime::timer_loop() {
   }
 }
 
-void agent_runtime::write_status_file() {
-  if (parts_.status_file.empty() || now() - status_written_ms_ < 2000) return;
+void agent_runtime::write_status_file(bool force) {
+  if (parts_.status_file.empty() || (!force && now() - status_written_ms_ < 2000)) return;
+  std::lock_guard writing(status_mu_);
   status_written_ms_ = now();
   const auto st = stats();
   const auto sp = parts_.spool->stats();

@@ -73,6 +73,7 @@ void agent_runtime::flush_results(bool force) {
     stats_.results_spooled += take.size();
     ++stats_.batches_published;
   }
+  write_status_file(true);  // before publishing: whoever sees the results can trust the status to count them
   if (auto r = parts_.session->publish(topics_.results(), *sealed, 1); !r)
     log_remote(log_level::warn, component, "result batch queued for republish", {{"error", r.err().what()}});
 }
@@ -118,6 +119,7 @@ void agent_runtime::handle_receipt(std::span<const std::uint8_t> payload) {
     std::lock_guard lock(mu_);
     stats_.batches_released += report->released.size();
   }
+  if (!report->released.empty()) write_status_file(true);
   if (report->mismatched)
     log_remote(log_level::warn, component, "receipt digests do not match our results", {{"count", report->mismatched}});
   maybe_request_work();  // spool room may have come back

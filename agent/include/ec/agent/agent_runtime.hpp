@@ -80,7 +80,7 @@ private:
   void publish_hello();
   void on_message(std::string_view topic, std::span<const std::uint8_t> payload);
   void timer_loop();
-  void write_status_file();
+  void write_status_file(bool force = false);
   std::uint64_t now() const { return parts_.now_ms(); }
 
   // tasks (runtime_tasks.cpp)
@@ -128,6 +128,7 @@ private:
   bool stopping_ = false;
   std::string last_error_;
   std::uint64_t status_written_ms_ = 0;
+  std::mutex status_mu_;  // one writer of the status file at a time (timer, spool and receipt paths)
   std::thread timer_;
 };
 
