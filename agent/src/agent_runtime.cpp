@@ -37,9 +37,9 @@ agent_runtime::agent_runtime(runtime_parts parts)
                                   parts_.config->broker.max_payload_bytes, parts_.config->trust.allow_custom_kernels}) {
   if (!parts_.now_ms)
     parts_.now_ms = [] {
-      return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
-                                            std::chrono::system_clock::now().time_since_epoch())
-                                            .count());
+      return static_cast<std::uint64_t>(
+          std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+              .count());
     };
 }
 
@@ -57,7 +57,8 @@ result<void> agent_runtime::start() {
                              {topics_.receipts(agent_id_), 1},
                              {topics_.control(agent_id_), 1},
                              {topics_.region_control(), 1}});
-  session.on_message([this](std::string_view topic, std::span<const std::uint8_t> payload) { on_message(topic, payload); });
+  session.on_message(
+      [this](std::string_view topic, std::span<const std::uint8_t> payload) { on_message(topic, payload); });
   session.on_connected([this](bool session_present, std::uint16_t) { on_connected(session_present); });
   session.on_connection_lost([this](std::string_view reason) {
     std::lock_guard lock(mu_);
@@ -146,7 +147,8 @@ protocol::bytes agent_runtime::sealed_hello(bool online, std::uint64_t seq) {
   }
   h.spool_bytes = parts_.spool->stats().spooled_bytes;
   h.sent_at_ms = now();
-  auto sealed = protocol::seal(protocol::message_kind::agent_hello, protocol::build(h), topics_.prefix(), *parts_.signer);
+  auto sealed =
+      protocol::seal(protocol::message_kind::agent_hello, protocol::build(h), topics_.prefix(), *parts_.signer);
   return sealed ? std::move(*sealed) : protocol::bytes{};
 }
 
@@ -172,8 +174,9 @@ void agent_runtime::on_connected(bool session_present) {
   publish_hello();
   log(log_level::info, component, "connected", {{"session_present", session_present}});
   // Spooled results are republished on reconnect: MQTT PUBACKs are not receipts.
-  for (auto& b : parts_.spool->due(std::numeric_limits<std::uint64_t>::max() / 2))
-    (void)parts_.session->publish(topics_.results(), b.envelope, 1);
+  // (A far-future "now" would do the same once, but it would also stamp the timers with it and silence every
+  // later republish.)
+  for (auto& b : parts_.spool->due(now(), true)) (void)parts_.session->publish(topics_.results(), b.envelope, 1);
   maybe_request_work();
 }
 

@@ -133,7 +133,7 @@ std::uint64_t result_spool::retry_after(std::uint32_t publish_count) const {
   return std::min(wait, config_.max_retry_ms);
 }
 
-std::vector<due_batch> result_spool::due(std::uint64_t now_ms) {
+std::vector<due_batch> result_spool::due(std::uint64_t now_ms, bool all) {
   std::lock_guard lock(mu_);
   std::vector<due_batch> out;
   std::vector<journal_record> group;
@@ -143,7 +143,7 @@ std::vector<due_batch> result_spool::due(std::uint64_t now_ms) {
       timer& t = timers_[id];
       t.publish_count = std::max(t.publish_count, b.publish_count);
       t.last_published_ms = std::max(t.last_published_ms, b.last_published_ms);
-      if (now_ms < t.last_published_ms + retry_after(t.publish_count)) continue;
+      if (!all && now_ms < t.last_published_ms + retry_after(t.publish_count)) continue;
       ++t.publish_count;
       t.last_published_ms = now_ms;
       out.push_back(due_batch{id, t.publish_count, b.spooled.envelope});

@@ -1,6 +1,8 @@
 // Tasks: receiver check 7 in order (replay guard, then admission), spool reservation, execution, and the
 // WorkRequest that pulls the next ones. Forged and replayed tasks are dropped silently (counted, rate-limited
 // log); a first-seen task we will not run is answered at once so the aggregator can reassign it.
+#include <algorithm>
+
 #include "ec/agent/agent_runtime.hpp"
 #include "ec/agent/log.hpp"
 #include "ec/protocol/digests.hpp"
@@ -10,7 +12,7 @@ namespace ec::agent {
 namespace {
 
 constexpr std::string_view component = "tasks";
-constexpr std::uint64_t default_runtime_ms = 60'000;  // a task that names no max_runtime_ms
+constexpr std::uint64_t default_runtime_ms = 60'000;     // a task that names no max_runtime_ms
 constexpr std::uint64_t pull_reserve_bytes = 64 * 1024;  // stop pulling below this much free spool
 
 task_identity identity_of(const protocol::task_view& t) {
@@ -29,12 +31,17 @@ void agent_runtime::handle_task_batch(std::span<const std::uint8_t> payload) {
     std::lock_guard lock(mu_);
     clock_.observe(batch.sent_at_ms(), local);
     aggregator_now = clock_.now(local);
+  }
+  for (std::size_t i = 0; i < batch.size(); ++i) handle_task(batch.task(i), aggregator_now);
+  {
+    // Only now is the request answered: cleared before the tasks were admitted, the timer thread could ask
+    // again with spool room and slots that these tasks are about to take.
+    std::lock_guard lock(mu_);
     if (!outstanding_request_.empty() && batch.in_reply_to() == outstanding_request_) {
       outstanding_request_.clear();
       if (batch.size() == 0) pull_not_before_ms_ = local + batch.retry_after_ms();
     }
   }
-  for (std::size_t i = 0; i < batch.size(); ++i) handle_task(batch.task(i), aggregator_now);
   maybe_request_work();
 }
 
@@ -67,8 +74,12 @@ void agent_runtime::handle_task(const protocol::task_view& task, std::uint64_t a
     case admission_verdict::admit:
       break;
   }
+  {
+    std::lock_guard lock(mu_);
+    largest_output_bytes_ = std::max(largest_output_bytes_, verdict.output_bytes);
+  }
   task_admitted record{std::string(own.task_id()), own.attempt(), own.expires_at_ms(), own.digest(),
-                       verdict.output_bytes, *blob};
+                       verdict.output_bytes,       *blob};
   if (auto r = parts_.spool->reserve({std::move(record)}); !r)
     return answer(own, protocol::result_status::rejected, "agent cannot accept work now: " + r.err().message);
   submit(blob, std::move(verdict.call), own, aggregator_now);
@@ -82,8 +93,8 @@ void agent_runtime::submit(std::shared_ptr<const protocol::bytes> blob, kernels:
   req.task_id = std::string(task.task_id());
   req.attempt = task.attempt();
   req.call = std::move(call);
-  req.backend_hint = parts_.config->devices.backend.empty() ? std::string(task.backend_hint())
-                                                            : parts_.config->devices.backend;
+  req.backend_hint =
+      parts_.config->devices.backend.empty() ? std::string(task.backend_hint()) : parts_.config->devices.backend;
   req.deadline = backends::clock::now() + std::chrono::milliseconds(std::min(runtime, left));
   req.keep_alive = blob;
   {
@@ -130,11 +141,18 @@ void agent_runtime::recover_unfinished() {
       std::lock_guard lock(mu_);
       ++stats_.restart_reruns;
     } else {
-      answer(task, protocol::result_status::cancelled, "agent restarted and the task can no longer run: " + verdict.reason);
+      answer(task, protocol::result_status::cancelled,
+             "agent restarted and the task can no longer run: " + verdict.reason);
       std::lock_guard lock(mu_);
       ++stats_.restart_cancelled;
     }
   }
+}
+
+std::uint64_t agent_runtime::spool_room() const {
+  const auto sp = parts_.spool->stats();
+  const auto used = sp.spooled_bytes + sp.reserved_bytes;
+  return sp.capacity_bytes > used ? sp.capacity_bytes - used : 0;
 }
 
 void agent_runtime::maybe_request_work() {
@@ -147,11 +165,15 @@ void agent_runtime::maybe_request_work() {
       if (t - request_sent_ms_ < parts_.config->agent.work_request_resend_ms) return;  // resend, same id
     } else {
       if (t < pull_not_before_ms_) return;
-      if (!parts_.spool->can_reserve(pull_reserve_bytes)) return;  // spool full: stop pulling, drop nothing
+      // Ask only for as many tasks as the spool can hold results for, judged by the largest output admitted so
+      // far: when it is full, pulling stops and nothing is dropped or refused for want of room.
+      const std::uint64_t fit = spool_room() / (largest_output_bytes_ + pull_reserve_bytes);
+      if (fit == 0) return;
       const std::uint64_t free = parts_.exec->free_slots(), queued = parts_.exec->queued();
-      const std::uint64_t idle = free > queued ? free - queued : 0;
+      const std::uint64_t idle = std::min<std::uint64_t>(free > queued ? free - queued : 0, fit);
       const std::uint64_t prefetched = queued > free ? queued - free : 0;
-      const std::uint64_t room = parts_.config->agent.max_tasks > prefetched ? parts_.config->agent.max_tasks - prefetched : 0;
+      const std::uint64_t room = std::min<std::uint64_t>(
+          parts_.config->agent.max_tasks > prefetched ? parts_.config->agent.max_tasks - prefetched : 0, fit - idle);
       if (idle + room == 0) return;
       outstanding_request_ = agent_id_ + "-" + std::to_string(session_seq_) + "-" + std::to_string(++request_counter_);
       req.free_slots = static_cast<std::uint32_t>(idle);
@@ -159,9 +181,10 @@ void agent_runtime::maybe_request_work() {
     }
     req.agent_id = agent_id_;
     req.request_id = outstanding_request_;
-    if (req.free_slots == 0 && req.max_tasks == 0) {  // a resend: announce what is free now
-      req.free_slots = parts_.exec->free_slots();
-      req.max_tasks = parts_.config->agent.max_tasks;
+    if (req.free_slots == 0 && req.max_tasks == 0) {  // a resend: announce what is free now, and fits the spool
+      const std::uint64_t fit = spool_room() / (largest_output_bytes_ + pull_reserve_bytes);
+      req.free_slots = static_cast<std::uint32_t>(std::min<std::uint64_t>(parts_.exec->free_slots(), fit));
+      req.max_tasks = static_cast<std::uint32_t>(std::min<std::uint64_t>(parts_.config->agent.max_tasks, fit));
     }
     const auto cap = parts_.config->broker.max_payload_bytes;
     const auto asked = parts_.config->agent.max_batch_bytes ? std::min(parts_.config->agent.max_batch_bytes, cap) : cap;
@@ -170,7 +193,8 @@ void agent_runtime::maybe_request_work() {
     request_sent_ms_ = t;
     ++stats_.work_requests;
   }
-  auto sealed = protocol::seal(protocol::message_kind::work_request, protocol::build(req), topics_.prefix(), *parts_.signer);
+  auto sealed =
+      protocol::seal(protocol::message_kind::work_request, protocol::build(req), topics_.prefix(), *parts_.signer);
   if (!sealed) return log(log_level::error, component, "cannot sign a work request", {{"error", sealed.err().what()}});
   if (auto r = parts_.session->publish(topics_.work(), *sealed, 1); !r)
     log_remote(log_level::warn, component, "cannot publish a work request", {{"error", r.err().what()}});

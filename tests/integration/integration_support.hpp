@@ -2,9 +2,6 @@
 // real edge-agent processes), catalogue tasks with their C++ reference answers, and output comparison.
 #pragma once
 
-#include <chrono>
-#include <thread>
-
 #include <doctest/doctest.h>
 
 #include <chrono>
@@ -12,6 +9,7 @@
 #include <memory>
 #include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "agent_process.hpp"
@@ -192,6 +190,24 @@ inline bool wait_spool_empty(agent_process& agent, std::chrono::seconds timeout)
   for (;;) {
     const auto [rc, text] = agent.run_cli({"status", "--config", agent.config_path().string()});
     if (rc == 0 && spool_pending_batches(text) == 0) return true;
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));  // polling another process's status file
+  }
+}
+
+/// A number from a running agent's status file ("KEY N"); -1 when absent.
+inline long status_number(const std::string& status_text, const std::string& key) {
+  const auto at = status_text.find(key + " ");
+  if (at == std::string::npos) return -1;
+  return std::stol(status_text.substr(at + key.size() + 1));
+}
+
+/// Waits (bounded) until the running agent reports at least n results spooled (signed and durable).
+inline bool wait_until_spooled(agent_process& agent, long n, std::chrono::seconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  for (;;) {
+    const auto [rc, text] = agent.run_cli({"status", "--config", agent.config_path().string()});
+    if (rc == 0 && status_number(text, "results_spooled") >= n) return true;
     if (std::chrono::steady_clock::now() > deadline) return false;
     std::this_thread::sleep_for(std::chrono::milliseconds(200));  // polling another process's status file
   }

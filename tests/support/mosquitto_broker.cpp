@@ -145,56 +145,67 @@ std::pair<fs::path, fs::path> test_pki::client(std::string_view name) const {
   return {dir / (std::string(name) + ".crt"), dir / (std::string(name) + ".key")};
 }
 
+namespace {
+
+void run_openssl(const fs::path& dir, const std::vector<std::string>& argv) {
+  const fs::path log = dir / "openssl.log";
+  if (run_command(argv, log) != 0) throw std::runtime_error("openssl failed:\n" + read_file(log));
+}
+
+// A key and a certificate for CN=name signed by the PKI's CA, with the given X.509 v3 extensions.
+std::pair<fs::path, fs::path> issue_certificate(const test_pki& pki, const std::string& name, const std::string& ext) {
+  const fs::path& dir = pki.dir;
+  const fs::path key = dir / (name + ".key");
+  const fs::path csr = dir / (name + ".csr");
+  const fs::path crt = dir / (name + ".crt");
+  const fs::path extfile = dir / (name + ".ext");
+  write_file(extfile, ext);
+  run_openssl(dir, {"openssl", "req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+                    "-keyout", key.string(), "-out", csr.string(), "-subj", "/CN=" + name});
+  run_openssl(dir, {"openssl", "x509", "-req", "-in", csr.string(), "-CA", pki.ca_cert.string(), "-CAkey",
+                    (dir / "ca.key").string(), "-CAcreateserial", "-out", crt.string(), "-days", "2", "-extfile",
+                    extfile.string()});
+  return {crt, key};
+}
+
+}  // namespace
+
+void issue_client_certificate(const test_pki& pki, const std::string& name) {
+  issue_certificate(pki, name,
+                    "basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=clientAuth\n");
+}
+
 test_pki make_test_pki(const fs::path& dir, const std::vector<std::string>& client_names) {
   fs::create_directories(dir);
-  const fs::path log = dir / "openssl.log";
-  auto run = [&](const std::vector<std::string>& argv) {
-    if (run_command(argv, log) != 0) throw std::runtime_error("openssl failed:\n" + read_file(log));
-  };
   test_pki pki;
   pki.dir = dir;
   pki.ca_cert = dir / "ca.crt";
-  const fs::path ca_key = dir / "ca.key";
-  run({"openssl",
-       "req",
-       "-x509",
-       "-newkey",
-       "ec",
-       "-pkeyopt",
-       "ec_paramgen_curve:P-256",
-       "-nodes",
-       "-keyout",
-       ca_key.string(),
-       "-out",
-       pki.ca_cert.string(),
-       "-days",
-       "2",
-       "-subj",
-       "/CN=edgecompute test CA",
-       "-addext",
-       "basicConstraints=critical,CA:TRUE",
-       "-addext",
-       "keyUsage=critical,keyCertSign,cRLSign"});
-  auto issue = [&](const std::string& name, const std::string& ext) {
-    const fs::path key = dir / (name + ".key");
-    const fs::path csr = dir / (name + ".csr");
-    const fs::path crt = dir / (name + ".crt");
-    const fs::path extfile = dir / (name + ".ext");
-    write_file(extfile, ext);
-    run({"openssl", "req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout",
-         key.string(), "-out", csr.string(), "-subj", "/CN=" + name});
-    run({"openssl", "x509", "-req", "-in", csr.string(), "-CA", pki.ca_cert.string(), "-CAkey", ca_key.string(),
-         "-CAcreateserial", "-out", crt.string(), "-days", "2", "-extfile", extfile.string()});
-    return std::pair{crt, key};
-  };
-  const auto server = issue("server",
-                            "subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\n"
-                            "keyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\n");
+  run_openssl(dir, {"openssl",
+                    "req",
+                    "-x509",
+                    "-newkey",
+                    "ec",
+                    "-pkeyopt",
+                    "ec_paramgen_curve:P-256",
+                    "-nodes",
+                    "-keyout",
+                    (dir / "ca.key").string(),
+                    "-out",
+                    pki.ca_cert.string(),
+                    "-days",
+                    "2",
+                    "-subj",
+                    "/CN=edgecompute test CA",
+                    "-addext",
+                    "basicConstraints=critical,CA:TRUE",
+                    "-addext",
+                    "keyUsage=critical,keyCertSign,cRLSign"});
+  const auto server = issue_certificate(pki, "server",
+                                        "subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\n"
+                                        "keyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\n");
   pki.server_cert = server.first;
   pki.server_key = server.second;
-  for (const auto& name : client_names) {
-    issue(name, "basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=clientAuth\n");
-  }
+  for (const auto& name : client_names) issue_client_certificate(pki, name);
   return pki;
 }
 

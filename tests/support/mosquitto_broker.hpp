@@ -60,6 +60,8 @@ struct test_pki {
 
 /// Creates the PKI under `dir` (EC P-256 keys); throws std::runtime_error with openssl's output on failure.
 test_pki make_test_pki(const std::filesystem::path& dir, const std::vector<std::string>& client_names);
+/// Adds a client certificate (CN = name) signed by the PKI's CA; see test_pki::client().
+void issue_client_certificate(const test_pki& pki, const std::string& name);
 
 /// One mosquitto process for one test. Throws std::runtime_error (with the broker's log) when it cannot start.
 class mosquitto_broker {

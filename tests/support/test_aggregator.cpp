@@ -68,6 +68,7 @@ void test_aggregator::start(const std::string& url, std::chrono::milliseconds ti
   o.client_id = options_.client_id;
   o.username = options_.username;
   o.password = options_.password;
+  o.tls = options_.tls;
   o.reconnect_min_ms = 50;
   o.reconnect_max_ms = 500;
   o.reconnect_seed = 7;
@@ -189,6 +190,8 @@ void test_aggregator::record_issued(const protocol::task& t, const protocol::byt
   it.blob = blob;
   it.digest = protocol::task_digest(blob);
   issued_[{t.task_id, t.attempt}] = std::move(it);
+  issued_ids_.insert(t.task_id);
+  timings_[{t.task_id, t.attempt}] = task_timing{std::chrono::steady_clock::now(), {}, {}};
   ++counters_.tasks_issued;
 }
 
@@ -449,9 +452,7 @@ void test_aggregator::handle_result_batch(std::span<const std::uint8_t> payload,
     rec.result_digest = view.digest();
     const auto key = std::make_pair(std::string(view.task_id()), view.attempt());
     const auto issued = issued_.find(key);
-    bool task_known = false;
-    for (const auto& [k, v] : issued_) task_known = task_known || k.first == key.first;
-    if (!task_known) {
+    if (issued_ids_.count(key.first) == 0) {
       rec.reason = "unknown_task";
     } else if (issued == issued_.end() || issued->second.agent_id != signer_agent) {
       rec.reason = "no_lease";
@@ -477,6 +478,8 @@ void test_aggregator::handle_result_batch(std::span<const std::uint8_t> payload,
       } else {
         accepted_.emplace(key, rec);
         ++counters_.results_accepted;
+        if (const auto t = timings_.find(key); t != timings_.end())
+          t->second.result_at = std::chrono::steady_clock::now();
       }
     } else {
       ++counters_.results_refused;
@@ -490,9 +493,20 @@ void test_aggregator::handle_result_batch(std::span<const std::uint8_t> payload,
     return;
   }
   receipt.sent_at_ms = now_ms_locked();
+  const auto receipted_at = std::chrono::steady_clock::now();
+  for (const auto& e : receipt.entries) {
+    const auto t = timings_.find({e.task_id, e.attempt});
+    if (e.accepted && t != timings_.end() && t->second.receipted == std::chrono::steady_clock::time_point{})
+      t->second.receipted = receipted_at;
+  }
   const auto body = protocol::build(receipt);
   out.push_back({topics_.receipts(signer_agent), seal(message_kind::receipt, body, *signer_), false, 0});
   ++counters_.receipts_sent;
+}
+
+std::map<std::pair<std::string, std::uint32_t>, task_timing> test_aggregator::task_timings() const {
+  std::lock_guard lk(mu_);
+  return timings_;
 }
 
 bool test_aggregator::wait_until(const std::function<bool(const aggregator_counters&)>& pred,

@@ -39,6 +39,7 @@ struct test_aggregator_options {
   std::string username = "aggregator";  // a user with the aggregator ACL
   std::string password = "pw-aggregator";
   std::string client_id = "aggregator";
+  transport::tls_options tls;  // with an mqtts:// broker: CA, and the client certificate when the broker wants one
   std::uint32_t task_message_expiry_s = 300;  // MQTT message expiry of a TaskBatch
   std::uint32_t max_tasks_per_batch = 256;    // server-side clamp of free_slots + max_tasks
   std::uint32_t default_validity_s = 600;     // expires_at = issued_at + this, for queued tasks that set neither
@@ -87,6 +88,13 @@ struct result_batch_record {
   bool dropped = false;    // swallowed by drop_next_result_batches()
   bool identical = false;  // the same bytes arrived before
   std::chrono::steady_clock::time_point at;
+};
+
+/// When one task went out and when its first accepted result was receipted (steady clock), for latency figures.
+struct task_timing {
+  std::chrono::steady_clock::time_point issued;     // the TaskBatch carrying it was built for publishing
+  std::chrono::steady_clock::time_point result_at;  // its first accepted result arrived
+  std::chrono::steady_clock::time_point receipted;  // the receipt covering that result was sent (epoch: never)
 };
 
 /// Counters (a snapshot).
@@ -203,6 +211,8 @@ class test_aggregator {
   [[nodiscard]] std::vector<result_record> results_for(const std::string& task_id) const;
   [[nodiscard]] std::vector<result_batch_record> result_batches() const;
   [[nodiscard]] std::vector<work_request_record> work_requests() const;
+  /// Timings of the tasks issued, keyed by (task_id, attempt).
+  [[nodiscard]] std::map<std::pair<std::string, std::uint32_t>, task_timing> task_timings() const;
   /// The session's log lines (when quiet).
   [[nodiscard]] std::vector<std::string> log_lines() const;
   /// The MQTT session's counters.
@@ -252,6 +262,8 @@ class test_aggregator {
   std::map<std::string, held_request> held_;
   std::map<std::pair<std::string, std::string>, protocol::bytes> answered_;  // (agent, request_id) -> TaskBatch
   std::map<std::pair<std::string, std::uint32_t>, issued_task> issued_;
+  std::set<std::string> issued_ids_;  // task_ids issued under any attempt
+  std::map<std::pair<std::string, std::uint32_t>, task_timing> timings_;
   std::map<std::pair<std::string, std::uint32_t>, result_record> accepted_;
   std::vector<result_record> results_;
   std::vector<result_batch_record> batches_;

@@ -153,6 +153,23 @@ TEST_CASE("result spool: custom retry timers from the configuration") {
   CHECK(spool->due(9'000).size() == 1);
 }
 
+TEST_CASE("result spool: a reconnect republishes everything at once and the timers go on from then") {
+  temp_dir dir;
+  auto j = open_journal(dir.path);
+  result_spool_config config;
+  config.first_retry_ms = 1'000;
+  config.max_retry_ms = 4'000;
+  auto spool = open_spool(*j, config);
+  REQUIRE(spool->spool(bytes_of("a"), {entry("a")}, 0).ok());
+  REQUIRE(spool->spool(bytes_of("b"), {entry("b")}, 500).ok());
+  CHECK(spool->due(600).empty());
+  CHECK(spool->due(600, true).size() == 2);  // on reconnect: every pending batch, due or not
+  // The timers restart from the reconnect, not from some far-future stamp: the next rounds still come.
+  CHECK(spool->due(1'599).empty());
+  CHECK(spool->due(2'600).size() == 2);  // 600 + 2 s (the third publish of each)
+  CHECK(spool->due(6'600).size() == 2);
+}
+
 TEST_CASE("result spool: past the TTL a batch moves to its own dead-letter file, bytes exact, and is reported") {
   temp_dir dir;
   const bytes envelope = bytes_of("signed batch that nobody receipted");

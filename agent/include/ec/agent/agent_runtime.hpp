@@ -52,7 +52,7 @@ struct runtime_stats {
 };
 
 class agent_runtime {
-public:
+ public:
   explicit agent_runtime(runtime_parts parts);
   ~agent_runtime();
   agent_runtime(const agent_runtime&) = delete;
@@ -67,7 +67,7 @@ public:
   [[nodiscard]] const std::string& agent_id() const { return agent_id_; }
   [[nodiscard]] protocol::agent_state state() const;
 
-private:
+ private:
   struct pending_result {
     result_entry entry;
     protocol::bytes blob;
@@ -91,6 +91,8 @@ private:
   void answer(const protocol::task_view& task, protocol::result_status status, std::string reason);
   void recover_unfinished();
   void maybe_request_work();
+  // Free spool bytes: capacity less spooled results and reserved outputs.
+  [[nodiscard]] std::uint64_t spool_room() const;
 
   // results, receipts, controls (runtime_results.cpp)
   void add_result(result_entry entry, protocol::bytes blob);
@@ -116,12 +118,13 @@ private:
   protocol::agent_state state_ = protocol::agent_state::run;
   std::uint64_t session_seq_ = 0;
   std::uint64_t last_control_seq_ = 0;
-  std::string outstanding_request_;        // request_id of the unanswered WorkRequest ("" none)
+  std::string outstanding_request_;  // request_id of the unanswered WorkRequest ("" none)
   std::uint64_t request_sent_ms_ = 0;
-  std::uint64_t pull_not_before_ms_ = 0;   // retry_after from an empty TaskBatch
+  std::uint64_t pull_not_before_ms_ = 0;  // retry_after from an empty TaskBatch
   std::uint64_t request_counter_ = 0;
-  std::size_t running_ = 0;                // submitted to the executor, outcome not yet back
-  std::vector<pending_result> pending_;    // results not yet in a batch
+  std::uint64_t largest_output_bytes_ = 0;  // largest output reservation admitted: sizes the next pull to the spool
+  std::size_t running_ = 0;                 // submitted to the executor, outcome not yet back
+  std::vector<pending_result> pending_;     // results not yet in a batch
   std::uint64_t pending_bytes_ = 0;
   std::uint64_t oldest_pending_ms_ = 0;
   bool connected_ = false;

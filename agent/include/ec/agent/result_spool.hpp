@@ -98,8 +98,9 @@ class result_spool {
   /// Applies a Receipt: entries with a matching digest are journaled (accepted or not: they were judged).
   result<release_report> release(std::span<const receipt_entry> entries);
 
-  /// Batches to republish now; advances their timers (journaled lazily, with the next commit).
-  std::vector<due_batch> due(std::uint64_t now_ms);
+  /// Batches to republish now (every pending one when `all`, e.g. after a reconnect); advances their timers to
+  /// now_ms (journaled lazily, with the next commit).
+  std::vector<due_batch> due(std::uint64_t now_ms, bool all = false);
 
   /// Moves batches created more than ttl_ms ago to the dead-letter folder (one fsync'd file each) and reports them.
   result<std::vector<dead_lettered_batch>> dead_letter(std::uint64_t now_ms);
