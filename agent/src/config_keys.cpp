@@ -191,6 +191,30 @@ const std::array keys{
                    .min_value = 0,
                    .max_value = 86'400,
                    .field = EC_FIELD(agent.drain_timeout_s)},
+    key_descriptor{.name = "agent.executor",
+                   .type = string,
+                   .default_text = R"("worker")",
+                   .doc = "Where kernels run: `worker` runs them in sandboxed worker processes, one per resource "
+                          "group slot, killed at the deadline and restarted after a crash (docs/isolation.md); "
+                          "`in_process` runs them on the agent's own threads (phone apps, tests).",
+                   .choices = "worker|in_process",
+                   .field = EC_FIELD(agent.executor)},
+    key_descriptor{.name = "agent.worker_memory_mib",
+                   .type = integer,
+                   .default_text = "4096",
+                   .doc = "Data-segment limit (`RLIMIT_DATA`) of each worker, in MiB; 0 means none. Tensors in "
+                          "shared memory do not count; ignored in sanitizer builds.",
+                   .min_value = 0,
+                   .max_value = 1 << 24,
+                   .field = EC_FIELD(agent.worker_memory_mib)},
+    key_descriptor{.name = "agent.discovery_timeout_s",
+                   .type = integer,
+                   .default_text = "120",
+                   .doc = "Device discovery (with self-tests and calibration) runs in a child process; one that "
+                          "takes longer is killed and reported, and the agent goes on with the CPU backend.",
+                   .min_value = 1,
+                   .max_value = 3600,
+                   .field = EC_FIELD(agent.discovery_timeout_s)},
     // [trust]
     key_descriptor{.name = "trust.aggregator_keys",
                    .type = string_list,

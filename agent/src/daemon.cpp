@@ -11,8 +11,11 @@
 #include "ec/agent/in_process_executor.hpp"
 #include "ec/agent/log.hpp"
 #include "ec/agent/probe.hpp"
+#include "ec/agent/worker_discovery.hpp"
+#include "ec/agent/worker_process_executor.hpp"
 #include "ec/protocol/keys.hpp"
 #include "ec/protocol/mbedtls_signer.hpp"
+#include "supervisor_notify.hpp"
 
 namespace ec::agent {
 namespace {
@@ -60,6 +63,51 @@ result<transport::session_options> session_options_of(const agent_config& c, std
   return o;
 }
 
+// With worker processes, discovery runs in a child too; a hanging GPU driver costs its backends, not the agent.
+result<probe_report> discover_devices(const agent_config& c, const probe_options& po) {
+  if (c.agent.executor != "worker") return run_probe(po);
+  discovery_options d;
+  d.probe = po;
+  d.timeout = std::chrono::seconds(c.agent.discovery_timeout_s);
+  d.memory_limit_mib = c.agent.worker_memory_mib;
+  auto found = discover_in_child(d);
+  if (found || found.code() != error_code::timeout) return found;
+  log(log_level::error, component, "device discovery hung; going on with the CPU backend only",
+      {{"error", found.err().what()}});
+  for (const auto& name : backends::module_backend_names()) d.probe.disabled_backends.push_back(name);
+  return discover_in_child(d);
+}
+
+std::unique_ptr<executor> make_executor(const agent_config& c, const probe_report& devices,
+                                        const std::filesystem::path& state) {
+  if (c.agent.executor == "in_process")
+    return std::make_unique<in_process_executor>(*devices.selector, c.agent.max_slots);
+  worker_executor_options o;
+  o.state_dir = state;
+  o.module_dir = c.devices.module_dir;
+  o.disabled_backends = c.devices.disabled_backends;
+  o.cpu_threads = c.devices.cpu_threads;
+  o.memory_limit_mib = c.agent.worker_memory_mib;
+  return std::make_unique<worker_process_executor>(*devices.selector, c.agent.max_slots, std::move(o));
+}
+
+// sigwait(), pinging systemd's watchdog (Type=notify, WatchdogSec=) in between when it asks for pings.
+int wait_for_termination(const sigset_t& signals) {
+  const auto ping = watchdog_ping_interval();
+  if (!ping) {
+    int sig = 0;
+    sigwait(&signals, &sig);
+    return sig;
+  }
+  const auto s = std::chrono::duration_cast<std::chrono::seconds>(*ping);
+  const timespec every{static_cast<time_t>(s.count()), static_cast<long>((*ping - s).count() * 1000)};
+  for (;;) {
+    const int sig = sigtimedwait(&signals, nullptr, &every);
+    if (sig > 0) return sig;
+    notify_service_manager("WATCHDOG=1");
+  }
+}
+
 sigset_t block_termination_signals() {
   sigset_t set;
   sigemptyset(&set);
@@ -95,23 +143,33 @@ int run_daemon(const agent_config& c) {
   po.disabled_backends = c.devices.disabled_backends;
   po.backend_filter = c.devices.backend;
   po.device_filter = c.devices.device_filter;
-  auto devices = run_probe(po);
+  auto devices = discover_devices(c, po);
   if (!devices) return fail_with(devices.err(), "device discovery failed");
 
   auto journal_store = journal::open({state});
   if (!journal_store) return fail_with(journal_store.err(), "cannot open the journal");
   auto spool = result_spool::open(**journal_store, result_spool_config::from(c.spool));
   if (!spool) return fail_with(spool.err(), "cannot open the result spool");
-  in_process_executor exec(*devices->selector, c.agent.max_slots);
+  const auto exec = make_executor(c, *devices, state);
   transport::mqtt_session session(std::move(*options));
 
-  runtime_parts parts{&c, signer->get(), trust->get(), devices->devices.get(), devices->selector.get(), &exec,
-                      journal_store->get(), spool->get(), &session, {}, state / "status.txt"};
+  runtime_parts parts{&c,
+                      signer->get(),
+                      trust->get(),
+                      devices->devices.get(),
+                      devices->selector.get(),
+                      exec.get(),
+                      journal_store->get(),
+                      spool->get(),
+                      &session,
+                      {},
+                      state / "status.txt"};
   agent_runtime runtime(parts);
   if (auto r = runtime.start(); !r) return fail_with(r.err(), "cannot start the agent");
   log(log_level::info, component, "agent ready", {{"agent_id", agent_id}, {"broker", c.broker.url}});
-  int sig = 0;
-  sigwait(&signals, &sig);
+  notify_service_manager("READY=1");
+  const int sig = wait_for_termination(signals);
+  notify_service_manager("STOPPING=1");
   log(log_level::info, component, "draining", {{"signal", sig}});
   runtime.stop(true);
   const auto st = runtime.stats();
@@ -127,7 +185,8 @@ int print_status(const agent_config& c) {
     // The daemon holds the journal: show what it last wrote (every 2 s) instead of reading the journal.
     std::ifstream in(state / "status.txt");
     if (!in) return std::fprintf(stderr, "edge-agent: %s\n", j.err().what().c_str()), 1;
-    std::printf("agent running (state dir %s)\n%s", state.c_str(), std::string(std::istreambuf_iterator<char>(in), {}).c_str());
+    std::printf("agent running (state dir %s)\n%s", state.c_str(),
+                std::string(std::istreambuf_iterator<char>(in), {}).c_str());
     return 0;
   }
   if (!j) {

@@ -36,9 +36,35 @@ constexpr std::array<std::uint32_t, 256> make_crc_table() {
 }
 constexpr auto crc_table = make_crc_table();
 
-std::uint32_t crc_update(std::uint32_t state, byte_span data) {
+std::uint32_t crc_update_table(std::uint32_t state, byte_span data) {
   for (const std::uint8_t b : data) state = crc_table[(state ^ b) & 0xFFu] ^ (state >> 8);
   return state;
+}
+
+#if defined(__x86_64__)
+// SSE4.2's crc32 instruction is this very CRC (Castagnoli, reflected), 8 bytes per step: every admitted Task blob
+// goes through here, and the table loop cost ~20 % of the agent's receive thread at 2,000 tasks/s.
+__attribute__((target("sse4.2"))) std::uint32_t crc_update_sse42(std::uint32_t state, byte_span data) {
+  const std::uint8_t* p = data.data();
+  std::size_t n = data.size();
+  std::uint64_t c = state;
+  for (; n >= 8; p += 8, n -= 8) {
+    std::uint64_t v;
+    std::memcpy(&v, p, 8);
+    c = __builtin_ia32_crc32di(c, v);
+  }
+  auto s = static_cast<std::uint32_t>(c);
+  for (; n > 0; ++p, --n) s = __builtin_ia32_crc32qi(s, *p);
+  return s;
+}
+#endif
+
+std::uint32_t crc_update(std::uint32_t state, byte_span data) {
+#if defined(__x86_64__)
+  static const bool sse42 = __builtin_cpu_supports("sse4.2");
+  if (sse42) return crc_update_sse42(state, data);
+#endif
+  return crc_update_table(state, data);
 }
 
 // Little-endian appends.

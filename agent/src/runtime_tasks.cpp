@@ -32,7 +32,11 @@ void agent_runtime::handle_task_batch(std::span<const std::uint8_t> payload) {
     clock_.observe(batch.sent_at_ms(), local);
     aggregator_now = clock_.now(local);
   }
-  for (std::size_t i = 0; i < batch.size(); ++i) handle_task(batch.task(i), aggregator_now);
+  std::vector<admitted_task> admitted;
+  for (std::size_t i = 0; i < batch.size(); ++i) {
+    if (auto a = screen_task(batch.task(i), aggregator_now)) admitted.push_back(std::move(*a));
+  }
+  admit(std::move(admitted), aggregator_now);
   {
     // Only now is the request answered: cleared before the tasks were admitted, the timer thread could ask
     // again with spool room and slots that these tasks are about to take.
@@ -45,11 +49,12 @@ void agent_runtime::handle_task_batch(std::span<const std::uint8_t> payload) {
   maybe_request_work();
 }
 
-void agent_runtime::handle_task(const protocol::task_view& task, std::uint64_t aggregator_now) {
+std::optional<agent_runtime::admitted_task> agent_runtime::screen_task(const protocol::task_view& task,
+                                                                       std::uint64_t aggregator_now) {
   if (task.agent_id() != agent_id_) {
     std::lock_guard lock(mu_);
     ++stats_.tasks_dropped;
-    return;
+    return std::nullopt;
   }
   if (!guard_.first_seen(task.task_id(), task.attempt(), task.expires_at_ms())) {
     {
@@ -57,7 +62,7 @@ void agent_runtime::handle_task(const protocol::task_view& task, std::uint64_t a
       ++stats_.tasks_replayed;
     }
     log_remote(log_level::info, component, "replayed task dropped", {{"task_id", task.task_id()}});
-    return;
+    return std::nullopt;
   }
   // The message buffer dies with this callback: the task runs from our own copy of its blob.
   auto blob = std::make_shared<const protocol::bytes>(task.blob().begin(), task.blob().end());
@@ -67,10 +72,11 @@ void agent_runtime::handle_task(const protocol::task_view& task, std::uint64_t a
     case admission_verdict::drop: {
       std::lock_guard lock(mu_);
       ++stats_.tasks_dropped;
-      return;
+      return std::nullopt;
     }
     case admission_verdict::answer:
-      return answer(own, verdict.status, std::move(verdict.reason));
+      answer(own, verdict.status, std::move(verdict.reason));
+      return std::nullopt;
     case admission_verdict::admit:
       break;
   }
@@ -80,9 +86,27 @@ void agent_runtime::handle_task(const protocol::task_view& task, std::uint64_t a
   }
   task_admitted record{std::string(own.task_id()), own.attempt(), own.expires_at_ms(), own.digest(),
                        verdict.output_bytes,       *blob};
-  if (auto r = parts_.spool->reserve({std::move(record)}); !r)
-    return answer(own, protocol::result_status::rejected, "agent cannot accept work now: " + r.err().message);
-  submit(blob, std::move(verdict.call), own, aggregator_now);
+  return admitted_task{std::move(blob), std::move(verdict.call), std::move(record)};
+}
+
+void agent_runtime::admit(std::vector<admitted_task> tasks, std::uint64_t aggregator_now) {
+  if (tasks.empty()) return;
+  // One journal commit (one fdatasync) for the whole TaskBatch; when they do not all fit, as many as fit, one
+  // by one, and the rest are answered so that the aggregator can reassign them at once.
+  std::vector<task_admitted> records;
+  records.reserve(tasks.size());
+  for (const auto& t : tasks) records.push_back(t.record);
+  const bool all_reserved = parts_.spool->reserve(std::move(records)).ok();
+  for (auto& t : tasks) {
+    const protocol::task_view own(*t.blob);
+    if (!all_reserved) {
+      if (auto r = parts_.spool->reserve({std::move(t.record)}); !r) {
+        answer(own, protocol::result_status::rejected, "agent cannot accept work now: " + r.err().message);
+        continue;
+      }
+    }
+    submit(t.blob, std::move(t.call), own, aggregator_now);
+  }
 }
 
 void agent_runtime::submit(std::shared_ptr<const protocol::bytes> blob, kernels::bound_call call,

@@ -150,6 +150,16 @@ CREATE TABLE credit_events (
 );
 CREATE INDEX credit_events_agent ON credit_events(agent_id, at_ms);
 )sql"},
+    // 2: region-wide Controls requested by the operator (edgectl pause-all / resume-all); the seq is the
+    // Control's seq, so it only grows (AUTOINCREMENT never reuses a number).
+    {2, R"sql(
+CREATE TABLE region_controls (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT,
+  desired_state INTEGER NOT NULL CHECK (desired_state IN (0, 1, 2)),
+  requested_at_ms INTEGER NOT NULL,
+  published_at_ms INTEGER NOT NULL DEFAULT 0
+);
+)sql"},
 };
 
 std::uint64_t wall_ms() {

@@ -1,4 +1,5 @@
-// SHA-256 over Mbed TLS 2.28 (the `_ret` API; the void-returning functions are deprecated in 2.x).
+// SHA-256 over Mbed TLS 2.28 (the `_ret` API; the void-returning functions are deprecated in 2.x): the choice
+// where OpenSSL is absent or not wanted (EC_SHA256_IMPLEMENTATION=mbedtls, e.g. the firmware build).
 #include "ec/protocol/sha256.hpp"
 
 #include <mbedtls/sha256.h>
@@ -39,20 +40,6 @@ sha256::~sha256() { mbedtls_sha256_free(as_ctx(ctx_)); }
 sha256& sha256::update(byte_span data) {
   if (!data.empty()) check(mbedtls_sha256_update_ret(as_ctx(ctx_), data.data(), data.size()), "sha256_update");
   return *this;
-}
-
-sha256& sha256::update_byte(std::uint8_t b) { return update(byte_span(&b, 1)); }
-
-sha256& sha256::update_u32_le(std::uint32_t v) {
-  std::uint8_t le[4];
-  for (std::size_t i = 0; i < sizeof le; ++i) le[i] = static_cast<std::uint8_t>(v >> (8 * i));
-  return update(le);
-}
-
-sha256& sha256::update_u64_le(std::uint64_t v) {
-  std::uint8_t le[8];
-  for (std::size_t i = 0; i < sizeof le; ++i) le[i] = static_cast<std::uint8_t>(v >> (8 * i));
-  return update(le);
 }
 
 sha256_digest sha256::finish() {

@@ -17,6 +17,7 @@
 
 #include "ec/transport/broker_url.hpp"
 #include "ec/transport/reconnect_backoff.hpp"
+#include "socket_tuning.hpp"
 
 namespace ec::transport {
 namespace {
@@ -443,6 +444,7 @@ struct mqtt_session::impl {
       last_err = error{};
     }
     changed.notify_all();
+    detail::disable_nagle_to_port(url.port);
     log(log_level::info, "connected to " + url.paho_uri() + " session_present=" + (ack.session_present ? "1" : "0") +
                              " receive_maximum=" + std::to_string(receive_max));
     bool dirty = false;

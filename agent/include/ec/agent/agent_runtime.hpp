@@ -85,7 +85,16 @@ class agent_runtime {
 
   // tasks (runtime_tasks.cpp)
   void handle_task_batch(std::span<const std::uint8_t> payload);
-  void handle_task(const protocol::task_view& task, std::uint64_t aggregator_now);
+  // A task that passed the receiver checks, waiting for its spool reservation.
+  struct admitted_task {
+    std::shared_ptr<const protocol::bytes> blob;  // our own copy of the Task bytes
+    kernels::bound_call call;
+    task_admitted record;
+  };
+  // Replay guard and admission: the task to reserve and run, or nothing (dropped, or answered at once).
+  std::optional<admitted_task> screen_task(const protocol::task_view& task, std::uint64_t aggregator_now);
+  // Reserves the tasks' outputs in one journal commit (one by one if they do not all fit), then runs them.
+  void admit(std::vector<admitted_task> tasks, std::uint64_t aggregator_now);
   void submit(std::shared_ptr<const protocol::bytes> blob, kernels::bound_call call, const protocol::task_view& task,
               std::uint64_t aggregator_now);
   void answer(const protocol::task_view& task, protocol::result_status status, std::string reason);
@@ -131,7 +140,8 @@ class agent_runtime {
   bool stopping_ = false;
   std::string last_error_;
   std::uint64_t status_written_ms_ = 0;
-  std::mutex status_mu_;  // one writer of the status file at a time (timer, spool and receipt paths)
+  std::uint64_t housekeeping_ms_ = 0;  // last replay-guard expiry and compaction check (timer thread only)
+  std::mutex status_mu_;               // one writer of the status file at a time (timer, spool and receipt paths)
   std::thread timer_;
 };
 

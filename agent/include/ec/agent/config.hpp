@@ -52,6 +52,9 @@ struct agent_section_config {
   std::uint32_t work_request_resend_ms = 10000;  // resend an unanswered WorkRequest (same request_id)
   std::uint32_t max_task_validity_s = 86400;     // refuse tasks whose validity window is longer
   std::uint32_t drain_timeout_s = 60;            // on drain or shutdown, wait this long for running tasks
+  std::string executor = "worker";               // "worker" (sandboxed processes) or "in_process"
+  std::uint32_t worker_memory_mib = 4096;        // RLIMIT_DATA per worker; 0 = none
+  std::uint32_t discovery_timeout_s = 120;       // device discovery child: killed and reported after this
 };
 
 /// `[trust]`: which keys may sign what.

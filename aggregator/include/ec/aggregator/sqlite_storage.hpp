@@ -9,7 +9,7 @@
 namespace ec::aggregator {
 
 /// The schema version this build writes and understands; a newer database is refused at open.
-inline constexpr std::uint32_t sqlite_schema_version = 1;
+inline constexpr std::uint32_t sqlite_schema_version = 2;
 
 struct sqlite_options {
   std::filesystem::path path;
@@ -91,6 +91,14 @@ class sqlite_storage final : public storage {
 
   result<work_unit_counts> count_work_units(const std::string& job_id) override;
   result<std::vector<agent_stats>> agent_throughput(std::uint64_t since_ms) override;
+  result<std::vector<job_row>> list_jobs() override;
+  result<std::vector<work_unit_row>> list_work_units(const std::string& job_id) override;
+  result<std::vector<task_row>> tasks_for_work_unit(const std::string& wu_id) override;
+  result<std::vector<std::string>> unsettled_work_units(std::uint32_t limit) override;
+  result<std::uint64_t> count_leasable(std::uint64_t now_ms) override;
+  result<std::uint64_t> request_region_control(std::uint8_t desired_state, std::uint64_t now_ms) override;
+  result<std::optional<region_control_row>> latest_region_control() override;
+  result<void> mark_region_control_published(std::uint64_t seq, std::uint64_t now_ms) override;
 
   struct impl;  // defined in src/sqlite_storage_impl.hpp
 

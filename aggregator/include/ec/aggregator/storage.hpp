@@ -233,6 +233,15 @@ struct agent_stats {
   bool online = false;
 };
 
+/// A region-wide Control an operator asked for (edgectl pause-all / resume-all); the running aggregator signs
+/// and publishes it retained on P/control. seq is the Control's seq (increasing, shared by every aggregator).
+struct region_control_row {
+  std::uint64_t seq = 0;
+  std::uint8_t desired_state = 0;  // ec.wire.AgentState (0 run, 1 pause, 2 drain)
+  std::uint64_t requested_at_ms = 0;
+  std::uint64_t published_at_ms = 0;  // 0: not published yet
+};
+
 struct expired_task {
   std::string task_id;
   std::uint32_t attempt = 1;
@@ -335,6 +344,25 @@ class storage {
   virtual result<work_unit_counts> count_work_units(const std::string& job_id) = 0;
   /// Per-agent results received at or after since_ms, with trust and online state.
   virtual result<std::vector<agent_stats>> agent_throughput(std::uint64_t since_ms) = 0;
+  /// Every job, oldest first.
+  virtual result<std::vector<job_row>> list_jobs() = 0;
+  /// A job's work units in order of submission (payloads included).
+  virtual result<std::vector<work_unit_row>> list_work_units(const std::string& job_id) = 0;
+  /// Every attempt of every replica slot of a work unit (blobs left empty).
+  virtual result<std::vector<task_row>> tasks_for_work_unit(const std::string& wu_id) = 0;
+  /// Work units still pending or running that have at least one stored result (validation to resume after a
+  /// restart), at most `limit`.
+  virtual result<std::vector<std::string>> unsettled_work_units(std::uint32_t limit) = 0;
+  /// How many open work units want more live replicas (a cheap test before answering held WorkRequests).
+  virtual result<std::uint64_t> count_leasable(std::uint64_t now_ms) = 0;
+
+  // --- region controls (operator requests) ---
+  /// Records a request for a region-wide Control; returns its seq.
+  virtual result<std::uint64_t> request_region_control(std::uint8_t desired_state, std::uint64_t now_ms) = 0;
+  /// The newest request, or nullopt when there was none.
+  virtual result<std::optional<region_control_row>> latest_region_control() = 0;
+  /// Marks a request published (idempotent).
+  virtual result<void> mark_region_control_published(std::uint64_t seq, std::uint64_t now_ms) = 0;
 };
 
 }  // namespace ec::aggregator

@@ -5,9 +5,9 @@
 
 namespace ec::protocol {
 
-/// Incremental SHA-256 (Mbed TLS underneath).
+/// Incremental SHA-256 (OpenSSL or Mbed TLS underneath, chosen at build time: EC_SHA256_IMPLEMENTATION).
 class sha256 {
-public:
+ public:
   sha256();
   ~sha256();
   sha256(const sha256&) = delete;
@@ -23,8 +23,8 @@ public:
   /// Returns the digest; the object must not be used afterwards.
   sha256_digest finish();
 
-private:
-  alignas(8) unsigned char ctx_[128];  // mbedtls_sha256_context, kept opaque to callers
+ private:
+  alignas(8) unsigned char ctx_[128];  // mbedtls_sha256_context or an EVP_MD_CTX*, opaque to callers
 };
 
 /// One-shot SHA-256 of a byte range.

@@ -1,0 +1,161 @@
+// A unit's results -> validated (ledger, credits, trust), more replicas, or failed.
+#include "ec/aggregator/unit_validator.hpp"
+
+#include <algorithm>
+
+#include "ec/aggregator/job_spec.hpp"
+#include "ec/aggregator/task_template.hpp"
+#include "ec/protocol/message_views.hpp"
+
+namespace ec::aggregator {
+
+unit_validator::unit_validator(storage& db, ledger& book, adaptive_trust& trust, event_log& log)
+    : db_(db), ledger_(book), trust_(trust), log_(log) {}
+
+result<job_policy> unit_validator::policy_for(const std::string& job_id) {
+  if (const auto it = policies_.find(job_id); it != policies_.end()) return it->second;
+  auto job = db_.find_job(job_id);
+  if (!job) return job.err();
+  if (!job->has_value()) return fail(error_code::invalid_argument, "no job " + job_id);
+  job_policy p;
+  p.quorum = std::max<std::uint32_t>(1, (*job)->quorum);
+  // The retry limit lives in the spec; a spec that no longer parses keeps the default (the job ran with it).
+  if (auto spec = parse_job((*job)->spec); spec) p.max_replicas = std::max(spec->max_replicas, p.quorum);
+  if (policies_.size() > 1024) policies_.clear();
+  policies_[job_id] = p;
+  return p;
+}
+
+void unit_validator::load_trust(const agent_key_row& row) {
+  if (trust_loaded_.count(row.agent_id) != 0) return;
+  trust_loaded_[row.agent_id] = true;
+  agent_trust_state s;
+  s.consecutive_valid = row.trust_streak;
+  s.trusted = row.trusted;
+  trust_.restore(row.agent_id, s);
+  if (row.trusted) trusted_since_[row.agent_id] = row.trusted_since_ms;
+}
+
+void unit_validator::persist_trust(const std::string& agent_id, std::uint64_t now_ms) {
+  const auto s = trust_.state(agent_id);
+  auto& since = trusted_since_[agent_id];
+  if (s.trusted && since == 0) since = now_ms;
+  if (!s.trusted) since = 0;
+  if (auto r = db_.set_trust(agent_id, s.consecutive_valid, s.trusted, since); !r)
+    log_.write(log_level::warn, "trust", "cannot store trust", {{"agent", agent_id}, {"error", r.err().what()}});
+}
+
+void unit_validator::on_invalid(const std::string& agent_id, const std::string& wu_id, std::uint64_t now_ms) {
+  const auto since = trusted_since_[agent_id];
+  const auto reset = trust_.record_invalid(agent_id);
+  persist_trust(agent_id, now_ms);
+  log_.write(log_level::warn, "trust", "result outvoted",
+             {{"agent", agent_id}, {"wu", wu_id}, {"was_trusted", reset.was_trusted ? "true" : "false"}});
+  if (!reset.was_trusted) return;
+  // Caught while trusted: what it earned since it became trusted is taken back (adaptive trust, BOINC's rule).
+  auto clawed = db_.claw_back(agent_id, since, "outvoted while trusted on " + wu_id, now_ms);
+  if (!clawed) {
+    log_.write(log_level::error, "trust", "clawback failed", {{"agent", agent_id}, {"error", clawed.err().what()}});
+    return;
+  }
+  log_.write(log_level::warn, "trust", "credits clawed back",
+             {{"agent", agent_id}, {"amount", std::to_string(*clawed)}});
+}
+
+result<unit_change> unit_validator::evaluate(const std::string& wu_id, std::uint64_t now_ms) {
+  auto wu_row = db_.find_work_unit(wu_id);
+  if (!wu_row) return wu_row.err();
+  if (!wu_row->has_value()) return fail(error_code::invalid_argument, "no work unit " + wu_id);
+  const auto& wu = **wu_row;
+  if (wu.state == work_unit_state::validated || wu.state == work_unit_state::failed) return unit_change::already_final;
+  auto policy_r = policy_for(wu.job_id);
+  if (!policy_r) return policy_r.err();
+  auto templ = decode_task_template(wu.payload);
+  if (!templ) return templ.err();
+
+  validation_policy policy;
+  policy.quorum = policy_r->quorum;
+  policy.max_replicas = policy_r->max_replicas;
+  policy.mode = templ->validation;
+  policy.rtol = templ->rtol;
+  policy.atol = templ->atol;
+
+  auto stored = db_.results_for_work_unit(wu_id);
+  if (!stored) return stored.err();
+  auto tasks = db_.tasks_for_work_unit(wu_id);
+  if (!tasks) return tasks.err();
+  const auto in_flight = static_cast<std::uint32_t>(
+      std::count_if(tasks->begin(), tasks->end(), [](const task_row& t) { return t.state == task_state::leased; }));
+
+  std::vector<replica_result> replicas;
+  replicas.reserve(stored->size());
+  for (const auto& s : *stored) {
+    replica_result r;
+    r.agent_id = s.result.agent_id;
+    r.principal = s.principal;
+    r.status = static_cast<protocol::result_status>(s.result.status);
+    r.output_digest.assign(s.result.output_digest.begin(), s.result.output_digest.end());
+    if (policy.mode == protocol::validation_mode::tolerance && r.status == protocol::result_status::ok) {
+      auto decoded = decode_stored_result(s.result.blob);
+      if (!decoded) {
+        // A row that no longer verifies cannot vote; it still counts toward the retry limit.
+        r.status = protocol::result_status::kernel_error;
+      } else {
+        r.outputs = std::move(decoded->outputs);
+      }
+    }
+    replicas.push_back(std::move(r));
+  }
+
+  const auto outcome = validate_unit(replicas, in_flight, policy);
+  switch (outcome.verdict) {
+    case unit_verdict::validated: {
+      const auto& canon = replicas[outcome.canonical];
+      validation_commit c;
+      c.wu_id = wu_id;
+      if (canon.output_digest.size() != c.canonical_digest.size())
+        return fail(error_code::malformed, "canonical result of " + wu_id + " has no 32-byte output digest");
+      std::copy(canon.output_digest.begin(), canon.output_digest.end(), c.canonical_digest.begin());
+      for (const auto i : outcome.agreeing) {
+        c.principals.push_back(replicas[i].principal);
+        c.credits.push_back({replicas[i].principal, replicas[i].agent_id, static_cast<std::int64_t>(wu.cost)});
+      }
+      c.now_ms = now_ms;
+      auto entry = ledger_.record_validation(c);
+      if (!entry) return entry.err();
+      if (!entry->has_value()) return unit_change::already_final;
+      log_.write(log_level::info, "validate", "work unit validated",
+                 {{"wu", wu_id}, {"ledger_seq", std::to_string((*entry)->seq)}, {"why", outcome.reason}});
+      const bool replicated = canonical_principals(c.principals).size() >= 2;
+      for (const auto& a : outcome.agreeing_agents) {
+        if (replicated) trust_.record_valid(a);
+        persist_trust(a, now_ms);
+      }
+      for (const auto& a : outcome.disagreeing_agents) on_invalid(a, wu_id, now_ms);
+      return unit_change::validated;
+    }
+    case unit_verdict::pending: {
+      if (outcome.more_replicas == 0) return unit_change::none;
+      const auto wanted = wu.live_replicas + outcome.more_replicas;
+      if (wanted <= wu.replicas_wanted) return unit_change::none;
+      if (auto r = db_.set_replicas_wanted(wu_id, wanted); !r) return r.err();
+      log_.write(log_level::info, "validate", "more replicas",
+                 {{"wu", wu_id}, {"wanted", std::to_string(wanted)}, {"why", outcome.reason}});
+      return unit_change::more_replicas;
+    }
+    case unit_verdict::failed: {
+      if (auto r = db_.fail_work_unit(wu_id, outcome.reason, now_ms); !r) {
+        auto again = db_.find_work_unit(wu_id);
+        if (again && again->has_value() && (*again)->state != work_unit_state::pending &&
+            (*again)->state != work_unit_state::running)
+          return unit_change::already_final;
+        return r.err();
+      }
+      log_.write(log_level::warn, "validate", "work unit failed", {{"wu", wu_id}, {"why", outcome.reason}});
+      return unit_change::failed;
+    }
+  }
+  return unit_change::none;
+}
+
+}  // namespace ec::aggregator
