@@ -56,12 +56,15 @@ struct bench_region {
     return t;
   }
   static std::map<std::string, std::string> agent_settings(const bench::bench_options& o) {
-    return {{"agent.max_tasks", std::to_string(o.max_tasks)},
-            {"agent.max_slots", std::to_string(o.max_slots)},
-            {"agent.result_batch_max", std::to_string(o.result_batch_max)},
-            {"agent.result_batch_ms", std::to_string(o.result_batch_ms)},
-            {"devices.cpu_threads", std::to_string(o.cpu_threads)},
-            {"log.level", "\"warn\""}};  // one info line per event would measure the log, not the agent
+    std::map<std::string, std::string> s{
+        {"agent.max_tasks", std::to_string(o.max_tasks)},
+        {"agent.max_slots", std::to_string(o.max_slots)},
+        {"agent.result_batch_max", std::to_string(o.result_batch_max)},
+        {"agent.result_batch_ms", std::to_string(o.result_batch_ms)},
+        {"devices.cpu_threads", std::to_string(o.cpu_threads)},
+        {"log.level", "\"warn\""}};  // one info line per event would measure the log, not the agent
+    for (const auto& [k, v] : o.extra) s[k] = v;
+    return s;
   }
   const std::string& id() const { return agent->agent_id(); }
 
@@ -233,6 +236,7 @@ void print_e2e(const e2e_figures& e, const bench::bench_options& o, const bench:
       "   settings: agent.max_tasks=%u agent.max_slots=%u agent.result_batch_max=%u agent.result_batch_ms=%u\n"
       "             devices.cpu_threads=%u, aggregator max_tasks_per_batch=%u, broker receive maximum 20\n",
       o.max_tasks, o.max_slots, o.result_batch_max, o.result_batch_ms, o.cpu_threads, o.aggregator_batch);
+  for (const auto& [k, v] : o.extra) std::printf("             %s=%s\n", k.c_str(), v.c_str());
   if (!e.error.empty()) std::printf("   ERROR: %s\n", e.error.c_str());
   std::printf(
       "   tasks/s (first issue to last receipt): %.0f   target >= %.0f: %s   vs mosquitto round trips/s: %.2f\n",

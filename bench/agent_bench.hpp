@@ -8,6 +8,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -18,20 +19,21 @@ using steady = std::chrono::steady_clock;
 
 /// Command line of ec_bench_agent; the agent's batching settings are tuned for throughput by default.
 struct bench_options {
-  std::string agent_binary;              // edge-agent; default: the one built with this bench
-  std::size_t tasks = 20000;             // measured end-to-end tasks
-  std::size_t warmup = 1000;             // run first, not measured (connections, allocator, page cache)
-  std::size_t saxpy_n = 1024;            // elements per task
-  std::size_t rtt_messages = 2000;       // mosquitto round trips one at a time (latency)
-  std::size_t rate_messages = 20000;     // mosquitto round trips with a window (throughput)
-  std::size_t rate_window = 100;         // round trips outstanding in the throughput pass
-  int restarts = 5;                      // warm starts timed (median reported)
-  std::uint32_t max_tasks = 256;         // agent.max_tasks: prefetch depth
-  std::uint32_t max_slots = 2;           // agent.max_slots: tasks running at once
-  std::uint32_t result_batch_max = 128;  // agent.result_batch_max
-  std::uint32_t result_batch_ms = 20;    // agent.result_batch_ms
-  std::uint32_t cpu_threads = 1;         // devices.cpu_threads (1: exec_us is then CPU time, see overhead)
-  std::uint32_t aggregator_batch = 256;  // test_aggregator max_tasks_per_batch
+  std::string agent_binary;                  // edge-agent; default: the one built with this bench
+  std::size_t tasks = 20000;                 // measured end-to-end tasks
+  std::size_t warmup = 1000;                 // run first, not measured (connections, allocator, page cache)
+  std::size_t saxpy_n = 1024;                // elements per task
+  std::size_t rtt_messages = 2000;           // mosquitto round trips one at a time (latency)
+  std::size_t rate_messages = 20000;         // mosquitto round trips with a window (throughput)
+  std::size_t rate_window = 100;             // round trips outstanding in the throughput pass
+  int restarts = 5;                          // warm starts timed (median reported)
+  std::uint32_t max_tasks = 256;             // agent.max_tasks: prefetch depth
+  std::uint32_t max_slots = 2;               // agent.max_slots: tasks running at once
+  std::uint32_t result_batch_max = 128;      // agent.result_batch_max
+  std::uint32_t result_batch_ms = 20;        // agent.result_batch_ms
+  std::uint32_t cpu_threads = 1;             // devices.cpu_threads (1: exec_us is then CPU time, see overhead)
+  std::uint32_t aggregator_batch = 256;      // test_aggregator max_tasks_per_batch
+  std::map<std::string, std::string> extra;  // --set KEY=VALUE: more agent config (TOML value text), e.g. executor
 };
 
 /// Parses argv into options; prints usage and returns nothing on --help or an error.

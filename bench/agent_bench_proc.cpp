@@ -54,12 +54,14 @@ bool parse_number(const char* text, std::uint64_t& out) {
 }
 
 void usage(const char* argv0) {
-  std::fprintf(stderr,
-               "usage: %s [--quick] [--tasks N] [--warmup N] [--agent PATH] [--max-tasks N] [--max-slots N]\n"
-               "          [--result-batch-max N] [--result-batch-ms N] [--cpu-threads N] [--aggregator-batch N]\n"
-               "          [--rtt-messages N] [--rate-messages N] [--restarts N]\n"
-               "  --quick: 2,000 tasks, 200 warm-up, 500 + 5,000 mosquitto round trips, 3 restarts\n",
-               argv0);
+  std::fprintf(
+      stderr,
+      "usage: %s [--quick] [--tasks N] [--warmup N] [--agent PATH] [--max-tasks N] [--max-slots N]\n"
+      "          [--result-batch-max N] [--result-batch-ms N] [--cpu-threads N] [--aggregator-batch N]\n"
+      "          [--set KEY=TOML_VALUE]...  (more agent config, e.g. --set agent.executor=\\\"in_process\\\")\n"
+      "          [--rtt-messages N] [--rate-messages N] [--restarts N]\n"
+      "  --quick: 2,000 tasks, 200 warm-up, 500 + 5,000 mosquitto round trips, 3 restarts\n",
+      argv0);
 }
 
 }  // namespace
@@ -84,6 +86,16 @@ std::optional<bench_options> parse_options(int argc, char** argv) {
     const std::string_view a = argv[i];
     if (a == "--quick") {
       tasks = 2000, warmup = 200, rtt = 500, rate = 5000, restarts = 3;
+      continue;
+    }
+    if (a == "--set" && i + 1 < argc) {
+      const std::string_view kv = argv[++i];
+      const auto eq = kv.find('=');
+      if (eq == std::string_view::npos) {
+        usage(argv[0]);
+        return std::nullopt;
+      }
+      o.extra[std::string(kv.substr(0, eq))] = std::string(kv.substr(eq + 1));
       continue;
     }
     if (a == "--agent" && i + 1 < argc) {
