@@ -3,9 +3,14 @@
 
 #include <unistd.h>
 
+#include <bit>
 #include <fstream>
 #include <string>
 #include <thread>
+
+#if defined(EC_WITH_BLAS)
+#include <cblas.h>
+#endif
 
 namespace ec::backends::cpu {
 namespace {
@@ -53,12 +58,41 @@ cpu_device::cpu_device(unsigned threads) : pool_(threads) {
 
 bool cpu_device::supports(const kernels::kernel_spec& kernel) const { return kernel.reference != nullptr; }
 
+#if defined(EC_WITH_BLAS)
+// sgemm through OpenBLAS, one cblas call per block of rows so that our idle-priority pool and its deadline
+// checks still drive the work (OpenBLAS's own threads are turned off). Other kernels use the reference.
+static bool run_with_blas(const kernels::bound_call& call, std::span<std::span<std::byte>> out,
+                          const kernels::parallel_for& pf) {
+  if (call.spec->name != "sgemm") return false;
+  static const bool single_threaded = [] {
+    openblas_set_num_threads(1);
+    return true;
+  }();
+  (void)single_threaded;
+  const auto m = call.scalars[0].bits, n = call.scalars[1].bits, k = call.scalars[2].bits;
+  const float alpha = std::bit_cast<float>(call.scalars[3].bits);
+  const auto* a = reinterpret_cast<const float*>(call.inputs[0].data.data());
+  const auto* b = reinterpret_cast<const float*>(call.inputs[1].data.data());
+  auto* c = reinterpret_cast<float*>(out[0].data());
+  pf(m, [&](std::uint64_t begin, std::uint64_t end) {
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, static_cast<int>(end - begin), static_cast<int>(n),
+                static_cast<int>(k), alpha, a + begin * k, static_cast<int>(k), b, static_cast<int>(n), 0.0f,
+                c + begin * n, static_cast<int>(n));
+  });
+  return true;
+}
+#else
+static bool run_with_blas(const kernels::bound_call&, std::span<std::span<std::byte>>, const kernels::parallel_for&) {
+  return false;
+}
+#endif
+
 result<run_output> cpu_device::run(const kernels::bound_call& call, clock::time_point deadline) {
   if (!call.spec || !call.spec->reference) return fail(error_code::invalid_argument, "unbound call");
   for (const auto& o : call.outputs)
     if (o.bytes > info_.max_buffer_bytes)
-      return fail(error_code::unsupported, "output '" + o.name + "' (" + std::to_string(o.bytes) +
-                                               " bytes) exceeds the host memory");
+      return fail(error_code::unsupported,
+                  "output '" + o.name + "' (" + std::to_string(o.bytes) + " bytes) exceeds the host memory");
   if (clock::now() >= deadline) return fail(error_code::timeout, "deadline passed before the run started");
   run_output out;
   auto start = clock::now();
@@ -79,7 +113,7 @@ result<run_output> cpu_device::run(const kernels::bound_call& call, clock::time_
                                        const std::function<void(std::uint64_t, std::uint64_t)>& body) {
     finished = pool_.parallel_for(count, body, keep_going) && finished;
   };
-  call.spec->reference(call, spans, pf);
+  if (!run_with_blas(call, spans, pf)) call.spec->reference(call, spans, pf);
   out.timings.exec_us = elapsed_us(start);
   if (!finished) return fail(error_code::timeout, "deadline passed while running " + std::string(call.spec->name));
   return out;
