@@ -207,6 +207,13 @@ const std::array keys{
                    .min_value = 0,
                    .max_value = 1 << 24,
                    .field = EC_FIELD(agent.worker_memory_mib)},
+    key_descriptor{.name = "agent.worker_idle_priority",
+                   .type = boolean,
+                   .default_text = "true",
+                   .doc = "Run workers and device discovery at idle priority (`SCHED_IDLE`, nice 19, idle I/O "
+                          "class), so the owner's work always comes first. `false` only on a machine dedicated to "
+                          "the agent, or in tests that share a loaded machine, where idle work can starve.",
+                   .field = EC_FIELD(agent.worker_idle_priority)},
     key_descriptor{.name = "agent.discovery_timeout_s",
                    .type = integer,
                    .default_text = "120",

@@ -70,6 +70,7 @@ result<probe_report> discover_devices(const agent_config& c, const probe_options
   d.probe = po;
   d.timeout = std::chrono::seconds(c.agent.discovery_timeout_s);
   d.memory_limit_mib = c.agent.worker_memory_mib;
+  d.idle_priority = c.agent.worker_idle_priority;
   auto found = discover_in_child(d);
   if (found || found.code() != error_code::timeout) return found;
   log(log_level::error, component, "device discovery hung; going on with the CPU backend only",
@@ -88,6 +89,7 @@ std::unique_ptr<executor> make_executor(const agent_config& c, const probe_repor
   o.disabled_backends = c.devices.disabled_backends;
   o.cpu_threads = c.devices.cpu_threads;
   o.memory_limit_mib = c.agent.worker_memory_mib;
+  o.idle_priority = c.agent.worker_idle_priority;
   return std::make_unique<worker_process_executor>(*devices.selector, c.agent.max_slots, std::move(o));
 }
 

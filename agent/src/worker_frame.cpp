@@ -103,7 +103,12 @@ result<std::vector<slice>> decode_slices(const flatbuffers::Vector<flatbuffers::
     auto t = dtype_of(s->dtype());
     if (!t) return t.err();
     slice x{str(s->name()), *t, {}, s->offset(), s->bytes()};
-    if (s->shape()) x.shape.assign(s->shape()->begin(), s->shape()->end());
+    if (const auto* shape = s->shape()) {
+      // The verifier checks a vector's length field is 4-aligned, not that its 8-byte elements are: a
+      // corrupted offset can leave them misaligned, so copy the little-endian bytes instead of loading them.
+      x.shape.resize(shape->size());
+      if (!x.shape.empty()) std::memcpy(x.shape.data(), shape->Data(), x.shape.size() * sizeof(std::uint64_t));
+    }
     out.push_back(std::move(x));
   }
   return out;
@@ -235,8 +240,9 @@ protocol::bytes encode(const frame& f) {
   return {b.GetBufferPointer(), b.GetBufferPointer() + b.GetSize()};
 }
 
-result<frame> decode(protocol::byte_span bytes) {
-  if (bytes.size() > max_frame_bytes) return fail(error_code::too_large, "worker frame above the cap");
+namespace {
+
+result<frame> decode_aligned(protocol::byte_span bytes) {
   flatbuffers::Verifier::Options o;
   o.max_depth = 8;
   o.max_tables = 4096;
@@ -250,6 +256,17 @@ result<frame> decode(protocol::byte_span bytes) {
   if (const auto* m = f->body_as_Ready()) return decode_body(*m);
   if (const auto* m = f->body_as_Discovery()) return decode_body(*m);
   return malformed("no body");
+}
+
+}  // namespace
+
+result<frame> decode(protocol::byte_span bytes) {
+  if (bytes.size() > max_frame_bytes) return fail(error_code::too_large, "worker frame above the cap");
+  if (reinterpret_cast<std::uintptr_t>(bytes.data()) % alignof(std::uint64_t) == 0) return decode_aligned(bytes);
+  // The verifier checks alignment relative to the buffer's start; reading a [uint64] needs it in memory too.
+  std::vector<std::uint64_t> aligned((bytes.size() + 7) / 8);
+  std::memcpy(aligned.data(), bytes.data(), bytes.size());
+  return decode_aligned({reinterpret_cast<const std::uint8_t*>(aligned.data()), bytes.size()});
 }
 
 result<void> send_frame(int fd, const frame& f) {

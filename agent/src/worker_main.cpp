@@ -36,8 +36,9 @@ worker::sandbox_options sandbox_for(const worker_args& a, bool isolate_files) {
   o.memory_limit_bytes = a.memory_limit_mib << 20;
   o.landlock = a.landlock;
   std::vector<std::filesystem::path> extra{own_binary_dir()};
-  if (!a.module_dir.empty()) extra.push_back(a.module_dir);
-  if (const char* p = std::getenv("EC_BACKEND_PATH"); p && *p) extra.emplace_back(p);
+  // The registry falls back to the default folder when none is configured: Landlock must let the worker read it,
+  // or every GPU device it advertised would fail its tasks with "no device in this worker".
+  extra.push_back(a.module_dir.empty() ? backends::default_module_dir() : a.module_dir);
   o.read_paths = worker::default_read_paths(extra);
   // Caches the drivers write (pipeline and program caches, PoCL's kernel cache) and the GPU device nodes
   // (Jetson: nvhost-*, nvmap). Never the state directory itself: agent.key lives there.

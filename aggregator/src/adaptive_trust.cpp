@@ -4,6 +4,9 @@
 #include <memory>
 #include <random>
 
+#include "ec/aggregator/task_template.hpp"
+#include "ec/kernels/catalog.hpp"
+#include "ec/protocol/digests.hpp"
 #include "ec/protocol/tolerance.hpp"
 
 namespace ec::aggregator {
@@ -98,6 +101,44 @@ result<ringer> make_ringer(const kernels::kernel_spec& spec, std::uint32_t max_r
   t.max_runtime_ms = max_runtime_ms;
   t.min_memory_bytes = memory;
   r.expected = std::move(sample.expected);
+  return r;
+}
+
+result<ringer> make_reference_ringer(const protocol::task& templ) {
+  const auto* spec = kernels::find_kernel(templ.kernel);
+  if (spec == nullptr) return fail(error_code::unsupported, "no kernel '" + templ.kernel + "' for a ringer");
+  std::vector<protocol::tensor_ref> refs;
+  for (const auto& t : templ.inputs) refs.push_back(t.ref());
+  auto call = spec->bind(templ.params, refs);
+  if (!call) return fail(call.code(), "ringer from '" + templ.kernel + "': " + call.err().message);
+  ringer r;
+  r.task = templ;
+  r.expected = kernels::run_reference(*call);
+  return r;
+}
+
+protocol::bytes encode_ringer_answer(const ringer& r) {
+  protocol::task_result a;
+  a.task_id = "ringer";
+  a.agent_id = "aggregator";
+  a.task_digest.assign(32, 0);
+  a.status = protocol::result_status::ok;
+  a.outputs = r.expected;
+  std::vector<protocol::tensor_ref> refs;
+  for (const auto& t : a.outputs) refs.push_back(t.ref());
+  const auto digest = protocol::output_digest(refs);
+  a.output_digest.assign(digest.begin(), digest.end());
+  return protocol::build(a);
+}
+
+result<ringer> decode_ringer(protocol::byte_span payload, protocol::byte_span answer) {
+  auto templ = decode_task_template(payload);
+  if (!templ) return templ.err();
+  auto expected = decode_stored_result(answer);
+  if (!expected) return expected.err();
+  ringer r;
+  r.task = std::move(*templ);
+  r.expected = std::move(expected->outputs);
   return r;
 }
 

@@ -117,6 +117,8 @@ const std::map<std::string, setter, std::less<>>& keys() {
       {"work.held_request_ttl_ms", number(&aggregator_config::held_request_ttl_ms, 1000, 86400000)},
       {"work.batch_retention_ms", number(&aggregator_config::batch_retention_ms, 60000, 30 * 86400000LL)},
       {"trust.trust_after", number(&aggregator_config::trust_after, 1, 1000000)},
+      {"trust.replicate_one_in", number(&aggregator_config::replicate_one_in, 1, 1000000)},
+      {"trust.ringer_rate", real(&aggregator_config::ringer_rate, 0, 1)},
   };
   return k;
 }

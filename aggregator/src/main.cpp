@@ -110,7 +110,8 @@ int run(const std::string& config_path) {
   o.ledger.checkpoint_every_entries = config->checkpoint_every_entries;
   o.ledger.checkpoint_every_ms = config->checkpoint_every_ms;
   o.trust.trust_after = config->trust_after;
-  o.trust.ringer_rate = 0;  // ringers are not issued by this service yet
+  o.trust.replicate_one_in = config->replicate_one_in;
+  o.trust.ringer_rate = config->ringer_rate;
 
   // Block the stop signals before any thread starts, so that only sigwait() below receives them.
   sigset_t stop_signals;

@@ -213,6 +213,7 @@ result<void> sqlite_storage::record_hello(const std::string& agent_id, std::uint
 result<void> sqlite_storage::set_trust(const std::string& agent_id, std::uint32_t streak, bool trusted,
                                        std::uint64_t trusted_since_ms) {
   std::lock_guard lock(impl_->mu);
+  const relaxed_sync relaxed(*impl_->db);  // a lost streak update only delays trust
   auto q = impl_->db->prepare(
       "UPDATE agent_keys SET trust_streak = ?2, trusted = ?3, trusted_since_ms = ?4 WHERE agent_id = ?1");
   if (!q) return q.err();

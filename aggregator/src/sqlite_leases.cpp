@@ -96,16 +96,18 @@ result<lease_outcome> sqlite_storage::commit_leases(const lease_commit& commit) 
     if (!row) return row.err();
     if (*row) return conflict("request " + commit.request_id + " of " + commit.agent_id + " was already answered");
   }
+  EC_SQL_TRY(insert_ringers(db, commit.ringers, commit.now_ms));
   for (const auto& t : commit.tasks) {
     if (t.agent_id != commit.agent_id)
       return fail(error_code::invalid_argument,
                   "task " + t.task_id + " is addressed to " + t.agent_id + ", not " + commit.agent_id);
     if (t.attempt == 0) return fail(error_code::invalid_argument, "task " + t.task_id + ": attempt 0");
     const std::string slot = t.task_id + " attempt " + std::to_string(t.attempt);
+    bool never_issued = false;
     {
       auto q = db.prepare(
-          "SELECT w.state, w.live_replicas, w.replicas_wanted, j.state, j.deadline_ms FROM work_units w JOIN jobs j "
-          "ON j.job_id = w.job_id WHERE w.wu_id = ?1");
+          "SELECT w.state, w.live_replicas, w.replicas_wanted, j.state, j.deadline_ms, w.ringer_answer IS NOT NULL, "
+          "w.slots FROM work_units w JOIN jobs j ON j.job_id = w.job_id WHERE w.wu_id = ?1");
       if (!q) return q.err();
       q->bind_text(1, t.wu_id);
       auto row = q->step();
@@ -114,7 +116,10 @@ result<lease_outcome> sqlite_storage::commit_leases(const lease_commit& commit) 
       const auto wu_state = q->col_text(0);
       if (wu_state != "pending" && wu_state != "running") return conflict(slot + ": work unit is " + wu_state);
       if (q->col_u64(1) >= q->col_u64(2)) return conflict(slot + ": work unit has all the replicas it wants");
-      if (q->col_text(3) != "active") return conflict(slot + ": job is " + q->col_text(3));
+      // Ringer units belong to the paused ringer job, so that only the batch they were made for leases them.
+      const bool ringer = q->col_int(5) != 0;
+      if (q->col_text(3) != "active" && !ringer) return conflict(slot + ": job is " + q->col_text(3));
+      never_issued = q->col_u64(6) == 0 && q->col_u64(1) == 0;
       const auto deadline = q->col_u64(4);
       if (deadline != 0 && deadline <= commit.now_ms) return conflict(slot + ": job is past its deadline");
     }
@@ -159,6 +164,13 @@ result<lease_outcome> sqlite_storage::commit_leases(const lease_commit& commit) 
       return r.err();
     }
     EC_SQL_TRY(adjust_live(db, t.wu_id, +1));
+    // Adaptive trust: a trusted key's unit is accepted on its lone result, but only on first issue (a unit that
+    // already had replicas, or was re-opened, is validated by quorum).
+    if (t.single && never_issued) {
+      auto single = db.prepare("UPDATE work_units SET replicas_wanted = 1, single_agent = ?2 WHERE wu_id = ?1");
+      if (!single) return single.err();
+      EC_SQL_TRY(single->bind_text(1, t.wu_id).bind_text(2, t.agent_id).run());
+    }
   }
   auto q =
       db.prepare("INSERT INTO stored_batches (agent_id, request_id, batch, created_at_ms) VALUES (?1, ?2, ?3, ?4)");

@@ -56,6 +56,7 @@ result<std::optional<ledger_entry>> sqlite_storage::validate_work_unit(const val
 
   std::lock_guard lock(impl_->mu);
   auto& db = *impl_->db;
+  const relaxed_sync relaxed(db);  // re-derived from the durable results after a crash
   auto tx = sql::transaction::begin(db);
   if (!tx) return tx.err();
   // Read the head inside the write transaction, so two aggregators never chain onto the same entry.

@@ -7,26 +7,6 @@ namespace {
 
 using namespace sqlite_detail;
 
-constexpr const char* work_unit_select =
-    "SELECT wu_id, job_id, payload, state, replicas_wanted, live_replicas, cost, canonical_digest, final_at_ms, "
-    "ledger_seq, fail_reason FROM work_units ";
-
-work_unit_row read_work_unit(const sql::query& q) {
-  work_unit_row w;
-  w.wu_id = q.col_text(0);
-  w.job_id = q.col_text(1);
-  w.payload = q.col_blob(2);
-  w.state = parse_work_unit_state(q.col_text(3)).value_or(work_unit_state::failed);
-  w.replicas_wanted = q.col_u32(4);
-  w.live_replicas = q.col_u32(5);
-  w.cost = q.col_u64(6);
-  if (sha256_digest d{}; !q.col_null(7) && q.col_array(7, d)) w.canonical_digest = d;
-  w.final_at_ms = q.col_u64(8);
-  w.ledger_seq = q.col_u64(9);
-  w.fail_reason = q.col_text(10);
-  return w;
-}
-
 region_control_row read_control(const sql::query& q) {
   region_control_row r;
   r.seq = q.col_u64(0);
@@ -63,7 +43,7 @@ result<std::vector<job_row>> sqlite_storage::list_jobs() {
 
 result<std::vector<work_unit_row>> sqlite_storage::list_work_units(const std::string& job_id) {
   std::lock_guard lock(impl_->mu);
-  auto q = impl_->db->prepare(std::string(work_unit_select) + "WHERE job_id = ?1 ORDER BY rowid");
+  auto q = impl_->db->prepare(std::string(work_unit_columns) + " FROM work_units WHERE job_id = ?1 ORDER BY rowid");
   if (!q) return q.err();
   q->bind_text(1, job_id);
   std::vector<work_unit_row> out;

@@ -113,9 +113,11 @@ result<std::vector<work_unit_result>> sqlite_storage::results_for_work_unit(cons
 
 result<work_unit_counts> sqlite_storage::count_work_units(const std::string& job_id) {
   std::lock_guard lock(impl_->mu);
-  auto q = impl_->db->prepare("SELECT state, count(*) FROM work_units WHERE ?1 = '' OR job_id = ?1 GROUP BY state");
+  // All jobs means the operator's jobs: ringer units (the internal ringer job) are not counted there.
+  auto q = impl_->db->prepare(
+      "SELECT state, count(*) FROM work_units WHERE (?1 = '' AND job_id != ?2) OR job_id = ?1 GROUP BY state");
   if (!q) return q.err();
-  q->bind_text(1, job_id);
+  q->bind_text(1, job_id).bind_text(2, ringer_job_id);
   work_unit_counts c;
   for (;;) {
     auto row = q->step();

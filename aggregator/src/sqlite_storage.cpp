@@ -160,6 +160,12 @@ CREATE TABLE region_controls (
   published_at_ms INTEGER NOT NULL DEFAULT 0
 );
 )sql"},
+    // 3: adaptive replication (issue 5): a unit leased unreplicated to a trusted key names that key, and a
+    // known-answer ringer unit carries its expected outputs; ringers live in one internal job that stays paused.
+    {3, R"sql(
+ALTER TABLE work_units ADD COLUMN single_agent TEXT NOT NULL DEFAULT '';
+ALTER TABLE work_units ADD COLUMN ringer_answer BLOB;
+)sql"},
 };
 
 std::uint64_t wall_ms() {
@@ -257,9 +263,15 @@ std::optional<principal_kind> parse_principal_kind(std::string_view s) noexcept 
 }
 
 result<void> adjust_live(sql::database& db, const std::string& wu_id, int delta) {
+  // A unit leased unreplicated to a trusted key that loses its only live replica (expired, freed, an error) must
+  // not be offered to anyone else as a single replica: it wants its job's quorum again.
   auto q = db.prepare(
       "UPDATE work_units SET live_replicas = max(live_replicas + ?2, 0), state = CASE WHEN state IN ('validated', "
-      "'failed') THEN state WHEN live_replicas + ?2 > 0 THEN 'running' ELSE 'pending' END WHERE wu_id = ?1");
+      "'failed') THEN state WHEN live_replicas + ?2 > 0 THEN 'running' ELSE 'pending' END, replicas_wanted = CASE "
+      "WHEN single_agent != '' AND state IN ('pending', 'running') AND live_replicas + ?2 <= 0 THEN max(1, "
+      "(SELECT quorum FROM jobs j WHERE j.job_id = work_units.job_id)) ELSE replicas_wanted END, single_agent = CASE "
+      "WHEN state IN ('pending', 'running') AND live_replicas + ?2 <= 0 THEN '' ELSE single_agent END WHERE wu_id = "
+      "?1");
   if (!q) return q.err();
   return q->bind_text(1, wu_id).bind(2, delta).run();
 }
@@ -287,6 +299,24 @@ agent_key_row read_agent_key(const sql::query& q) {
   r.online = q.col_int(9) != 0;
   r.last_hello_ms = q.col_u64(10);
   return r;
+}
+
+work_unit_row read_work_unit(const sql::query& q) {
+  work_unit_row w;
+  w.wu_id = q.col_text(0);
+  w.job_id = q.col_text(1);
+  w.payload = q.col_blob(2);
+  w.state = parse_work_unit_state(q.col_text(3)).value_or(work_unit_state::failed);
+  w.replicas_wanted = q.col_u32(4);
+  w.live_replicas = q.col_u32(5);
+  w.cost = q.col_u64(6);
+  if (sha256_digest d{}; !q.col_null(7) && q.col_array(7, d)) w.canonical_digest = d;
+  w.final_at_ms = q.col_u64(8);
+  w.ledger_seq = q.col_u64(9);
+  w.fail_reason = q.col_text(10);
+  w.single_agent = q.col_text(11);
+  if (!q.col_null(12)) w.ringer_answer = q.col_blob(12);
+  return w;
 }
 
 task_row read_task(const sql::query& q) {
@@ -436,32 +466,19 @@ result<void> sqlite_storage::set_job_state(const std::string& job_id, job_state 
 
 result<std::optional<work_unit_row>> sqlite_storage::find_work_unit(const std::string& wu_id) {
   std::lock_guard lock(impl_->mu);
-  auto q = impl_->db->prepare(
-      "SELECT wu_id, job_id, payload, state, replicas_wanted, live_replicas, cost, canonical_digest, final_at_ms, "
-      "ledger_seq, fail_reason FROM work_units WHERE wu_id = ?1");
+  auto q = impl_->db->prepare(std::string(work_unit_columns) + " FROM work_units WHERE wu_id = ?1");
   if (!q) return q.err();
   q->bind_text(1, wu_id);
   auto row = q->step();
   if (!row) return row.err();
   if (!*row) return std::optional<work_unit_row>();
-  work_unit_row w;
-  w.wu_id = q->col_text(0);
-  w.job_id = q->col_text(1);
-  w.payload = q->col_blob(2);
-  w.state = parse_work_unit_state(q->col_text(3)).value_or(work_unit_state::failed);
-  w.replicas_wanted = q->col_u32(4);
-  w.live_replicas = q->col_u32(5);
-  w.cost = q->col_u64(6);
-  if (sha256_digest d{}; !q->col_null(7) && q->col_array(7, d)) w.canonical_digest = d;
-  w.final_at_ms = q->col_u64(8);
-  w.ledger_seq = q->col_u64(9);
-  w.fail_reason = q->col_text(10);
-  return std::optional<work_unit_row>(std::move(w));
+  return std::optional<work_unit_row>(read_work_unit(*q));
 }
 
 result<void> sqlite_storage::set_replicas_wanted(const std::string& wu_id, std::uint32_t replicas) {
   if (replicas == 0) return fail(error_code::invalid_argument, "work unit " + wu_id + ": replicas must be >= 1");
   std::lock_guard lock(impl_->mu);
+  const relaxed_sync relaxed(*impl_->db);  // re-derived from the durable results after a crash
   auto q = impl_->db->prepare("UPDATE work_units SET replicas_wanted = ?2 WHERE wu_id = ?1");
   if (!q) return q.err();
   EC_SQL_TRY(q->bind_text(1, wu_id).bind(2, replicas).run());

@@ -25,6 +25,25 @@ std::optional<principal_kind> parse_principal_kind(std::string_view s) noexcept;
 /// Adds `delta` to a work unit's live replicas and moves it between pending and running (final states stay).
 result<void> adjust_live(sql::database& db, const std::string& wu_id, int delta);
 
+/// Commits without an fsync of their own (PRAGMA synchronous=NORMAL, restored to FULL when it goes out of scope) for
+/// decisions that are re-derived from durable results after a crash: validation, trust streaks, replicas wanted.
+/// WAL keeps commits in order, so a power loss can only drop a suffix of such decisions (start() decides those
+/// units again), and the next synchronous commit (a ResultBatch, before its Receipt) makes them durable too. One
+/// fsync per ResultBatch instead of one per validated unit (docs/performance.md, "Aggregator (issue 5)").
+class relaxed_sync {
+ public:
+  explicit relaxed_sync(sql::database& db) : db_(db) { (void)db_.exec("PRAGMA synchronous=NORMAL", "relaxed sync"); }
+  ~relaxed_sync() { (void)db_.exec("PRAGMA synchronous=FULL", "full sync"); }
+  relaxed_sync(const relaxed_sync&) = delete;
+  relaxed_sync& operator=(const relaxed_sync&) = delete;
+
+ private:
+  sql::database& db_;
+};
+
+/// Inserts ringer work units (and the paused ringer job on first use) inside the caller's transaction.
+result<void> insert_ringers(sql::database& db, std::span<const work_unit_row> ringers, std::uint64_t now_ms);
+
 /// Marks a job done once none of its work units is pending or running.
 result<void> settle_job(sql::database& db, const std::string& wu_id);
 
@@ -32,6 +51,9 @@ result<void> settle_job(sql::database& db, const std::string& wu_id);
 inline constexpr const char* agent_key_columns =
     "key_id, agent_id, principal, public_key, enrolled_at_ms, trust_streak, trusted, trusted_since_ms, "
     "session_seq, online, last_hello_ms";
+inline constexpr const char* work_unit_columns =
+    "SELECT wu_id, job_id, payload, state, replicas_wanted, live_replicas, cost, canonical_digest, final_at_ms, "
+    "ledger_seq, fail_reason, single_agent, ringer_answer";
 inline constexpr const char* task_columns =
     "task_id, attempt, wu_id, agent_id, principal, issued_at_ms, lease_expires_ms, blob, task_digest, state, "
     "has_ok_result";
@@ -41,6 +63,8 @@ inline constexpr const char* ledger_columns =
     "seq, prev_hash, entry_hash, wu_id, canonical_digest, principals, time_ms";
 
 agent_key_row read_agent_key(const sql::query& q);
+/// Reads the columns of work_unit_columns.
+work_unit_row read_work_unit(const sql::query& q);
 task_row read_task(const sql::query& q);
 result_row read_result(const sql::query& q, int first = 0);
 /// Fixed-size columns of another size are read as zeros; verify_ledger then reports the entry.

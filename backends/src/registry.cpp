@@ -18,12 +18,12 @@ struct registry::loaded_module {
   }
 };
 
-namespace {
-
 std::filesystem::path default_module_dir() {
   if (const char* env = std::getenv("EC_BACKEND_PATH"); env && *env) return env;
   return EC_DEFAULT_MODULE_DIR;
 }
+
+namespace {
 
 std::string dl_error() {
   const char* e = ::dlerror();

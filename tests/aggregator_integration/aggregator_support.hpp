@@ -206,14 +206,17 @@ inline std::string toml_string(const std::string& s) { return "\"" + s + "\""; }
 /// A region: broker (ACLs, per-agent passwords), the real aggregator in token enrollment mode, agents (created, not
 /// started). Agents run through a wrapper that makes their config private, since it carries an enrollment token.
 struct region {
-  explicit region(std::size_t agent_count) : aggregator(folder.path / "aggregator", default_settings()) {
+  /// `env` gives some agents environment variables ("NAME=value"), e.g. the test-only lying mode; the broker
+  /// starts after every agent's credential is written (mosquitto reads its password file once).
+  explicit region(std::size_t agent_count, const std::map<std::size_t, std::vector<std::string>>& env = {})
+      : aggregator(folder.path / "aggregator", default_settings()) {
     broker.add_user("aggregator", "pw-aggregator");
     write_file(folder.path / "agent-wrapper.sh",
                "#!/bin/sh\n# chmod 600 the config (it holds agent.enrollment_token), then run the agent\n"
                "prev=\"\"\nfor a in \"$@\"; do [ \"$prev\" = \"--config\" ] && chmod 600 \"$a\"; prev=\"$a\"; done\n"
                "exec " EC_AGENT_BINARY " \"$@\"\n",
                0755);
-    for (std::size_t i = 0; i < agent_count; ++i) add_agent();
+    for (std::size_t i = 0; i < agent_count; ++i) add_agent(env.count(i) != 0 ? env.at(i) : std::vector<std::string>{});
     broker.start();
     aggregator.set("broker.url", toml_string(broker.url()));
   }
@@ -237,12 +240,24 @@ struct region {
         {"work.initial_seconds_per_task", "1"},
         {"work.target_batch_seconds", "2"},
         {"log.level", toml_string("debug")},
+        // Every unit replicated and no ringers unless a test asks: tests count principals per ledger entry.
+        {"trust.replicate_one_in", "1"},
+        {"trust.ringer_rate", "0"},
     };
   }
 
-  agent_process& add_agent() {
+  /// Adds an agent (before the broker starts: see the constructor); `env` ("NAME=value" lines) is exported by its own
+  /// wrapper (e.g. EC_TEST_LIE_RATE).
+  agent_process& add_agent(const std::vector<std::string>& env = {}) {
     agent_process_options o;
     o.binary = (folder.path / "agent-wrapper.sh").string();
+    if (!env.empty()) {
+      const auto wrapper = folder.path / ("agent-wrapper-" + std::to_string(agents.size()) + ".sh");
+      std::string text = "#!/bin/sh\n";
+      for (const auto& e : env) text += "export " + e + "\n";
+      write_file(wrapper, text + "exec " + o.binary + " \"$@\"\n", 0755);
+      o.binary = wrapper.string();
+    }
     o.region = "test";
     o.aggregator_key_pems = {aggregator.public_key_pem()};
     agents.push_back(std::make_unique<agent_process>(broker, std::move(o)));

@@ -179,6 +179,9 @@ void agent_process::write_config() const {
   kv["trust.aggregator_keys"] = keys + "]";
   kv["devices.disabled_backends"] = R"(["vulkan", "opencl"])";
   kv["devices.cpu_threads"] = "2";
+  // CTest runs two tests at once on a 2-core machine: idle-priority workers would starve behind the other test.
+  // The idle priority itself is checked by the worker unit tests.
+  kv["agent.worker_idle_priority"] = "false";
   kv["spool.republish_initial_s"] = "2";
   kv["spool.republish_max_s"] = "8";
   for (const auto& [k, v] : options_.settings) kv[k] = v;

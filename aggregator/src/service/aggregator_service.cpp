@@ -38,7 +38,8 @@ aggregator_service::aggregator_service(service_options options, storage& db, con
       gate_(db, options_.enrollment),
       keys_(db, protocol::openssl_verifier_factory()),
       ledger_(db, key, options_.ledger),
-      trust_(options_.trust, seeded_random(0)),
+      // Each aggregator process flips its own coins for 1/n replication and ringers.
+      trust_(options_.trust, seeded_random(std::random_device{}())),
       validator_(db, ledger_, trust_, log),
       speed_(options_.leases) {}
 
@@ -212,9 +213,19 @@ void aggregator_service::tick(std::uint64_t now) {
         std::lock_guard lk(mu_);
         counters_.leases_expired += expired->size();
       }
-      for (const auto& e : *expired)
-        log_.write(log_level::info, "lease", "lease expired; task offered again",
+      for (const auto& e : *expired) {
+        log_.write(log_level::info, "lease", "lease expired",
                    {{"task", e.task_id}, {"attempt", std::to_string(e.attempt)}, {"agent", e.agent_id}});
+        // The job's max_attempts bounds the expiries of one task; past it the unit fails.
+        auto change = validator_.on_lease_expired(e, now);
+        if (!change) {
+          log_.limited("expire_failed", log_level::error, "lease", "expiry handling failed",
+                       {{"error", change.err().what()}});
+        } else if (*change == unit_change::failed) {
+          std::lock_guard lk(mu_);
+          ++counters_.units_failed;
+        }
+      }
     }
   }
   if (now - last_resume_ms_ >= 30000) {

@@ -164,10 +164,22 @@ bool aggregator_service::try_answer(const std::string& agent_id, std::uint64_t n
     row.lease_expires_ms = t.expires_at_ms;
     row.task_digest = protocol::task_digest(blob);
     row.blob = blob;
+    // Adaptive trust: a trusted key's never-issued unit is replicated only with probability 1/n.
+    row.single = trust_.is_trusted(agent_id) && !trust_.needs_replication(agent_id);
     rows.push_back(std::move(row));
     blobs.push_back(std::move(blob));
   }
   if (blobs.empty()) return false;
+  std::vector<work_unit_row> ringers;
+  if (options_.trust.ringer_rate > 0 && trust_.next_is_ringer()) {
+    if (auto ring = make_ringer_task(agent_id, rows.front(), now);
+        ring && total + ring->first.blob.size() + 64 <= byte_cap) {
+      total += ring->first.blob.size() + 64;
+      blobs.push_back(ring->first.blob);
+      rows.push_back(std::move(ring->first));
+      ringers.push_back(std::move(ring->second));
+    }
+  }
 
   protocol::task_batch batch;
   batch.agent_id = agent_id;
@@ -187,6 +199,7 @@ bool aggregator_service::try_answer(const std::string& agent_id, std::uint64_t n
       break;
     }
     batch.tasks.pop_back();  // the estimate was short: drop the last task and sign again
+    if (!ringers.empty() && rows.back().wu_id == ringers.back().wu_id) ringers.pop_back();
     rows.pop_back();
   }
   if (wire.size() > options_.max_payload) {
@@ -198,6 +211,7 @@ bool aggregator_service::try_answer(const std::string& agent_id, std::uint64_t n
   commit.agent_id = agent_id;
   commit.request_id = req.request_id;
   commit.tasks = std::move(rows);
+  commit.ringers = std::move(ringers);
   commit.batch_bytes = wire;
   commit.now_ms = now;
   auto outcome = db_.commit_leases(commit);
@@ -228,6 +242,43 @@ bool aggregator_service::try_answer(const std::string& agent_id, std::uint64_t n
   }
   publish(topics_.tasks(agent_id), wire, false, options_.task_message_expiry_s, "task batch");
   return true;
+}
+
+std::optional<std::pair<task_row, work_unit_row>> aggregator_service::make_ringer_task(const std::string& agent_id,
+                                                                                       const task_row& like,
+                                                                                       std::uint64_t now) {
+  // A copy of a real unit of the batch with the answer computed here by the kernel's C++ reference: to the agent
+  // it is ordinary work of the same job.
+  auto unit = db_.find_work_unit(like.wu_id);
+  if (!unit || !unit->has_value()) return std::nullopt;
+  auto templ = decode_task_template((*unit)->payload);
+  if (!templ) return std::nullopt;
+  auto ring = make_reference_ringer(*templ);
+  if (!ring) {
+    log_.limited("ringer_failed", log_level::warn, "work", "cannot make a ringer", {{"error", ring.err().what()}});
+    return std::nullopt;
+  }
+  work_unit_row unit_row;
+  unit_row.wu_id = like.wu_id + "~" + std::to_string(ringer_ids_());
+  unit_row.job_id = ringer_job_id;
+  unit_row.payload = (*unit)->payload;
+  unit_row.ringer_answer = encode_ringer_answer(*ring);
+  protocol::task t = std::move(ring->task);
+  t.task_id = unit_row.wu_id + "#0";
+  t.attempt = 1;
+  t.agent_id = agent_id;
+  t.issued_at_ms = now;
+  t.expires_at_ms = like.lease_expires_ms;
+  task_row row;
+  row.task_id = t.task_id;
+  row.attempt = 1;
+  row.wu_id = unit_row.wu_id;
+  row.agent_id = agent_id;
+  row.issued_at_ms = now;
+  row.lease_expires_ms = t.expires_at_ms;
+  row.blob = protocol::build(t);
+  row.task_digest = protocol::task_digest(row.blob);
+  return std::make_pair(std::move(row), std::move(unit_row));
 }
 
 }  // namespace ec::aggregator

@@ -4,6 +4,18 @@
 
 using namespace worker_test;
 
+#if defined(__SANITIZE_ADDRESS__)
+constexpr bool asan_build = true;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+constexpr bool asan_build = true;
+#else
+constexpr bool asan_build = false;
+#endif
+#else
+constexpr bool asan_build = false;
+#endif
+
 TEST_CASE("worker processes run tasks and return the reference's outputs, copied out of shared memory") {
   fixture f;
   collector c;
@@ -78,7 +90,9 @@ TEST_CASE("a segfaulting worker costs one task, answered KernelError naming the 
   for (const char* id : {"before", "ec-test-segv", "after-1", "after-2"}) REQUIRE(c.wait_for(id));
   const auto crashed = c.outcome("ec-test-segv");
   CHECK(crashed.status == protocol::result_status::kernel_error);
-  CHECK_MESSAGE(crashed.error.find("signal 11") != std::string::npos, crashed.error);
+  // Under AddressSanitizer the worker's own SEGV handler reports the crash and ends the process itself (abort or
+  // exit status 1, per ASAN_OPTIONS): the supervisor then names that instead of signal 11.
+  CHECK_MESSAGE(crashed.error.find(asan_build ? "worker died" : "signal 11") != std::string::npos, crashed.error);
   for (const char* id : {"before", "after-1", "after-2"}) CHECK(c.outcome(id).status == protocol::result_status::ok);
   const auto h = ex.health().at(0);
   CHECK(h.crashes == 1);
@@ -123,4 +137,43 @@ TEST_CASE("without test hooks, reserved test task ids run as ordinary tasks") {
   }
 }
 
+#endif
+
+#if defined(EC_TEST_VULKAN_MODULE)
+TEST_CASE("a worker with no module folder configured loads the GPU modules from the default one, inside its sandbox") {
+  // The daemon leaves devices.module_dir empty by default; the worker's Landlock rules must still let it read the
+  // registry's default folder, or every GPU device the agent advertised fails its tasks.
+  fixture f;
+  backends::registry_options ro;
+  ro.disabled = {"opencl"};
+  ro.backend.cache_dir = f.state.path / "cache";
+  auto reg = backends::registry::load(ro);
+  REQUIRE(reg != nullptr);
+  backends::selection_options so;
+  so.calibrate = false;
+  backends::device_selector sel(*reg, so);
+  REQUIRE(sel.evaluate().ok());
+  const backends::device_entry* vulkan = nullptr;
+  for (const auto& d : reg->devices())
+    if (d.info.backend == "vulkan") vulkan = &d;
+  std::string why;
+  for (const auto& b : reg->backends()) why += b.name + ": " + (b.available ? "available" : b.why) + "\n";
+  REQUIRE_MESSAGE(vulkan != nullptr, "lavapipe must be present (mesa-vulkan-drivers):\n" << why);
+  const auto* chosen = sel.choose("saxpy", vulkan->info.resource_group, "vulkan");
+  REQUIRE(chosen != nullptr);
+  REQUIRE(chosen->info.backend == "vulkan");
+  auto o = f.options();
+  o.module_dir.clear();
+  o.disabled_backends = {"opencl"};
+  collector c;
+  worker_process_executor ex(sel, 1, o);
+  REQUIRE(ex.wait_started(60s));
+  auto r = f.request("gpu-default-dir", 60s);
+  r.backend_hint = "vulkan";
+  ex.submit(std::move(r), c.for_task("gpu-default-dir"));
+  REQUIRE(c.wait_for("gpu-default-dir"));
+  const auto out = c.outcome("gpu-default-dir");
+  CHECK_MESSAGE(out.status == protocol::result_status::ok, out.error);
+  CHECK(out.device.backend == "vulkan");
+}
 #endif

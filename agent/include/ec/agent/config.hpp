@@ -54,6 +54,7 @@ struct agent_section_config {
   std::uint32_t drain_timeout_s = 60;            // on drain or shutdown, wait this long for running tasks
   std::string executor = "worker";               // "worker" (sandboxed processes) or "in_process"
   std::uint32_t worker_memory_mib = 4096;        // RLIMIT_DATA per worker; 0 = none
+  bool worker_idle_priority = true;              // SCHED_IDLE, nice 19, idle I/O class for workers and discovery
   std::uint32_t discovery_timeout_s = 120;       // device discovery child: killed and reported after this
 };
 

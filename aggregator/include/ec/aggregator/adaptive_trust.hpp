@@ -86,6 +86,15 @@ struct ringer {
 /// Builds a ringer from the kernel's known_answer(); fails for a kernel without one.
 result<ringer> make_ringer(const kernels::kernel_spec& spec, std::uint32_t max_runtime_ms = 60000);
 
+/// Builds a ringer from a real work unit's Task template: the expected outputs are the kernel's C++ reference
+/// (ec_kernels run_reference) run on the template's own inputs, so the ringer looks like ordinary work.
+result<ringer> make_reference_ringer(const protocol::task& templ);
+
+/// A ringer's expected outputs as stored with its work unit (a Result blob), and the ringer read back from its
+/// unit's payload (the Task template) and that blob.
+protocol::bytes encode_ringer_answer(const ringer& r);
+result<ringer> decode_ringer(protocol::byte_span payload, protocol::byte_span answer);
+
 /// Whether a ringer's returned outputs are right (kernel's validation mode and tolerance); wrong counts as invalid.
 bool ringer_answer_correct(const ringer& r, const std::vector<protocol::tensor>& outputs);
 

@@ -59,6 +59,8 @@ struct aggregator_config {
   std::uint64_t batch_retention_ms = 24ULL * 3600 * 1000;
   // [trust]
   std::uint32_t trust_after = 10;
+  std::uint32_t replicate_one_in = 10;  // a trusted key's unit is still replicated with probability 1/n (1: always)
+  double ringer_rate = 0.01;            // fraction of TaskBatches that carry one known-answer ringer
   // [log]
   log_level level = log_level::info;
 };

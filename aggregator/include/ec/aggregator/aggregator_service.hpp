@@ -15,9 +15,12 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
+#include <random>
 #include <set>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "ec/aggregator/adaptive_trust.hpp"
@@ -123,6 +126,8 @@ class aggregator_service {
   void handle_work_request(protocol::byte_span payload, bool replay);
   void answer_held(std::uint64_t now_ms);
   bool try_answer(const std::string& agent_id, std::uint64_t now_ms);
+  std::optional<std::pair<task_row, work_unit_row>> make_ringer_task(const std::string& agent_id, const task_row& like,
+                                                                     std::uint64_t now_ms);
   // service_results.cpp
   void handle_result_batch(protocol::byte_span payload, bool replay);
   // service_control.cpp
@@ -151,6 +156,7 @@ class aggregator_service {
   std::map<std::string, held_request> held_;
   std::deque<inbound> deferred_;
   std::uint64_t published_control_seq_ = 0;
+  std::mt19937_64 ringer_ids_{std::random_device{}()};  // unique ringer unit ids
   std::uint64_t last_expiry_ms_ = 0, last_prune_ms_ = 0, last_resume_ms_ = 0;
 
   // Shared with the MQTT callback thread and callers.

@@ -9,7 +9,7 @@
 namespace ec::aggregator {
 
 /// The schema version this build writes and understands; a newer database is refused at open.
-inline constexpr std::uint32_t sqlite_schema_version = 2;
+inline constexpr std::uint32_t sqlite_schema_version = 3;
 
 struct sqlite_options {
   std::filesystem::path path;
@@ -61,6 +61,9 @@ class sqlite_storage final : public storage {
   result<std::optional<work_unit_row>> find_work_unit(const std::string& wu_id) override;
   result<void> set_replicas_wanted(const std::string& wu_id, std::uint32_t replicas) override;
   result<void> fail_work_unit(const std::string& wu_id, const std::string& reason, std::uint64_t now_ms) override;
+  result<bool> reopen_work_unit(const std::string& wu_id, std::uint32_t replicas, std::uint64_t now_ms) override;
+  result<bool> settle_ringer(const std::string& wu_id, bool passed, const std::string& reason,
+                             std::uint64_t now_ms) override;
 
   result<std::vector<lease_candidate>> find_leasable(const lease_query& query) override;
   result<lease_outcome> commit_leases(const lease_commit& commit) override;

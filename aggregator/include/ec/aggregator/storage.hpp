@@ -103,7 +103,12 @@ struct work_unit_row {
   std::uint64_t final_at_ms = 0;  // when validated or failed
   std::uint64_t ledger_seq = 0;   // the ledger entry of its validation (0: none)
   std::string fail_reason;
+  std::string single_agent;  // adaptive trust: the trusted key whose lone result may be canonical ("" : none)
+  bytes ringer_answer;       // a known-answer ringer: the expected outputs as a Result blob (empty: real work)
 };
+
+/// The internal job that holds ringer work units (paused, so find_leasable never offers them to anyone else).
+inline constexpr const char* ringer_job_id = "ec-ringers";
 
 struct task_row {
   std::string task_id;  // one replica slot of a work unit; attempts count reassignments of the slot
@@ -117,6 +122,7 @@ struct task_row {
   sha256_digest task_digest{};
   task_state state = task_state::leased;
   bool has_ok_result = false;
+  bool single = false;  // commit_leases: a trusted key takes a never-issued unit unreplicated (adaptive trust)
 };
 
 /// What find_leasable() offers: a replica slot this agent may take, with the attempt to issue.
@@ -142,8 +148,9 @@ struct lease_query {
 struct lease_commit {
   std::string agent_id;
   std::string request_id;
-  std::vector<task_row> tasks;  // state, principal and has_ok_result are set by storage
-  bytes batch_bytes;            // the signed TaskBatch envelope
+  std::vector<task_row> tasks;         // state, principal and has_ok_result are set by storage
+  std::vector<work_unit_row> ringers;  // ringer units some of the tasks belong to, inserted in the same transaction
+  bytes batch_bytes;                   // the signed TaskBatch envelope
   std::uint64_t now_ms = 0;
 };
 
@@ -284,6 +291,14 @@ class storage {
   virtual result<std::optional<work_unit_row>> find_work_unit(const std::string& wu_id) = 0;
   /// Raises (or lowers) the replicas a work unit wants: disagreement adds replicas, a trusted agent needs one.
   virtual result<void> set_replicas_wanted(const std::string& wu_id, std::uint32_t replicas) = 0;
+  /// Opens a work unit again for validation: a validated unit goes back to pending/running without its canonical
+  /// result (a trusted key that produced it was caught), a running unit drops its single_agent; either way it
+  /// wants `replicas` live replicas (at least one more than it has). Returns false for a failed or unknown unit.
+  virtual result<bool> reopen_work_unit(const std::string& wu_id, std::uint32_t replicas, std::uint64_t now_ms) = 0;
+  /// Decides a ringer unit: validated when its answer was right, failed otherwise; no ledger entry, no credits.
+  /// Returns false when it was already final.
+  virtual result<bool> settle_ringer(const std::string& wu_id, bool passed, const std::string& reason,
+                                     std::uint64_t now_ms) = 0;
   /// Marks a work unit failed (final); refused for a validated one.
   virtual result<void> fail_work_unit(const std::string& wu_id, const std::string& reason, std::uint64_t now_ms) = 0;
 

@@ -1,6 +1,8 @@
 // Deciding one work unit from its stored results: quorum across principals (validation.hpp), then the ledger entry
-// with credits, adaptive-trust updates (with clawback when a trusted key is caught), more replicas on
-// disagreement, or failure at the retry limit. Independent of MQTT, so tests drive it over a database.
+// with credits, adaptive-trust updates (a caught trusted key has its unreplicated units re-opened and its credits
+// clawed back), more replicas on disagreement, or failure at the retry limit. Ringer units are decided against
+// their known answer, units leased unreplicated to a trusted key on its lone result. Independent of MQTT, so tests
+// drive it over a database.
 #pragma once
 
 #include <cstdint>
@@ -23,6 +25,7 @@ enum class unit_change : std::uint8_t { none, validated, more_replicas, failed, 
 struct job_policy {
   std::uint32_t quorum = 2;
   std::uint32_t max_replicas = 6;
+  std::uint32_t max_attempts = 3;  // lease expiries of one task before the unit fails
 };
 
 class unit_validator {
@@ -32,6 +35,9 @@ class unit_validator {
   /// Re-reads the unit's results and decides it; safe to call any number of times (storage makes it idempotent).
   result<unit_change> evaluate(const std::string& wu_id, std::uint64_t now_ms);
 
+  /// A lease expired: fails the unit once the task's attempts reach the job's max_attempts (a ringer at once).
+  result<unit_change> on_lease_expired(const expired_task& task, std::uint64_t now_ms);
+
   /// Loads a key's stored trust into the in-memory state once (before its first use).
   void load_trust(const agent_key_row& row);
 
@@ -39,6 +45,11 @@ class unit_validator {
   result<job_policy> policy_for(const std::string& job_id);
   void persist_trust(const std::string& agent_id, std::uint64_t now_ms);
   void on_invalid(const std::string& agent_id, const std::string& wu_id, std::uint64_t now_ms);
+  void reissue_unreplicated(const std::string& agent_id, std::uint64_t since_ms, std::uint64_t now_ms);
+  result<unit_change> evaluate_ringer(const work_unit_row& wu, std::uint64_t now_ms);
+  result<unit_change> commit_validation(const work_unit_row& wu, const std::vector<replica_result>& replicas,
+                                        const validation_outcome& outcome, std::uint64_t now_ms);
+  result<unit_change> fail_unit(const std::string& wu_id, const std::string& reason, std::uint64_t now_ms);
 
   storage& db_;
   ledger& ledger_;

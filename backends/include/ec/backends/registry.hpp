@@ -11,6 +11,10 @@
 
 namespace ec::backends {
 
+/// Where modules are looked for when registry_options::module_dir is empty: $EC_BACKEND_PATH, else the built-in
+/// folder (the install's, or the build tree's).
+std::filesystem::path default_module_dir();
+
 /// Where to look for modules and which backends to leave out.
 struct registry_options {
   /// Folder holding libec_backend_<name>.so; empty: $EC_BACKEND_PATH if set, else the build's module folder.
@@ -35,7 +39,7 @@ struct device_entry {
 };
 
 class registry {
-public:
+ public:
   /// Loads every module it can, in a fixed order (vulkan, opencl), then the CPU backend.
   static std::unique_ptr<registry> load(const registry_options& options);
   /// A registry over backends created by the caller (in-process embedding, tests with fake devices).
@@ -53,7 +57,7 @@ public:
   /// The folder modules were looked up in.
   [[nodiscard]] const std::filesystem::path& module_dir() const { return module_dir_; }
 
-private:
+ private:
   registry() = default;
   struct loaded_module;
   std::filesystem::path module_dir_;
