@@ -253,6 +253,28 @@ void aggregator_service::tick(std::uint64_t now) {
   publish_region_control(now);
 }
 
+std::optional<protocol::opened_envelope> aggregator_service::open_agent_message(protocol::byte_span payload,
+                                                                                protocol::message_kind kind,
+                                                                                const std::string& topic,
+                                                                                std::string_view what) {
+  protocol::open_options o;
+  o.expected_kind = kind;
+  o.prefix = topics_.prefix();
+  o.trust = &keys_;
+  o.max_payload = options_.max_payload;
+  auto env = protocol::open(payload, o);
+  if (env) return std::move(env.value());
+  if (env.code() == error_code::untrusted_key) {
+    defer(topic, payload);
+    return std::nullopt;
+  }
+  std::lock_guard lk(mu_);
+  ++counters_.messages_rejected;
+  const std::string w(what);
+  log_.limited(w + "_rejected", log_level::warn, w, w + " message rejected", {{"error", env.err().what()}});
+  return std::nullopt;
+}
+
 bool aggregator_service::defer(const std::string& topic, protocol::byte_span payload) {
   if (deferred_.size() >= options_.max_deferred_messages) deferred_.pop_front();
   deferred_.push_back({topic, protocol::bytes(payload.begin(), payload.end())});

@@ -19,23 +19,8 @@ bool same(protocol::byte_span a, const sha256_digest& b) {
 }  // namespace
 
 void aggregator_service::handle_result_batch(protocol::byte_span payload, bool replay) {
-  protocol::open_options o;
-  o.expected_kind = protocol::message_kind::result_batch;
-  o.prefix = topics_.prefix();
-  o.trust = &keys_;
-  o.max_payload = options_.max_payload;
-  auto env = protocol::open(payload, o);
-  if (!env) {
-    if (env.code() == error_code::untrusted_key) {
-      defer(topics_.results(), payload);
-      return;
-    }
-    std::lock_guard lk(mu_);
-    ++counters_.messages_rejected;
-    log_.limited("results_rejected", log_level::warn, "results", "result batch rejected",
-                 {{"error", env.err().what()}});
-    return;
-  }
+  auto env = open_agent_message(payload, protocol::message_kind::result_batch, topics_.results(), "results");
+  if (!env) return;
   if (!replay) {
     std::lock_guard lk(mu_);
     ++counters_.result_batches;

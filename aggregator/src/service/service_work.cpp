@@ -25,22 +25,8 @@ std::uint64_t largest_tensor(const protocol::task& t) {
 }  // namespace
 
 void aggregator_service::handle_work_request(protocol::byte_span payload, bool replay) {
-  protocol::open_options o;
-  o.expected_kind = protocol::message_kind::work_request;
-  o.prefix = topics_.prefix();
-  o.trust = &keys_;
-  o.max_payload = options_.max_payload;
-  auto env = protocol::open(payload, o);
-  if (!env) {
-    if (env.code() == error_code::untrusted_key) {
-      defer(topics_.work(), payload);  // its hello may be on its way (topics are not ordered with each other)
-      return;
-    }
-    std::lock_guard lk(mu_);
-    ++counters_.messages_rejected;
-    log_.limited("work_rejected", log_level::warn, "work", "work request rejected", {{"error", env.err().what()}});
-    return;
-  }
+  auto env = open_agent_message(payload, protocol::message_kind::work_request, topics_.work(), "work");
+  if (!env) return;
   const protocol::work_request_view view(env->body);
   const auto agent_id = env->signer_agent_id;  // open() checked the body's agent_id against the signer
   const std::string request_id(view.request_id());

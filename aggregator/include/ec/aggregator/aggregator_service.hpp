@@ -134,6 +134,10 @@ class aggregator_service {
   void publish_region_control(std::uint64_t now_ms);
 
   bool defer(const std::string& topic, protocol::byte_span payload);
+  // open() of an agent's message: a key not enrolled yet defers it (its hello may still be on its way, topics are
+  // not ordered with each other); any other failure is counted and logged (rate-limited) under `what`.
+  std::optional<protocol::opened_envelope> open_agent_message(protocol::byte_span payload, protocol::message_kind kind,
+                                                              const std::string& topic, std::string_view what);
   void publish(const std::string& topic, const protocol::bytes& payload, bool retained, std::uint32_t expiry_s,
                std::string_view what);
   [[nodiscard]] std::uint64_t now_ms() const;
