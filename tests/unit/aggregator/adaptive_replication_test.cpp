@@ -5,45 +5,15 @@
 #include "ec/aggregator/unit_validator.hpp"
 #include "ec/kernels/catalog.hpp"
 #include "ec/protocol/digests.hpp"
-#include "ec/protocol/mbedtls_signer.hpp"
-#include "storage_test_support.hpp"
+#include "validator_test_support.hpp"
 
 namespace ec::aggregator::test {
 namespace {
 
-std::unique_ptr<protocol::signer> make_signer() {
-  auto key = protocol::private_key::generate();
-  REQUIRE(key.ok());
-  return std::make_unique<protocol::mbedtls_signer>(std::move(key).value());
-}
-
 // A job of exact-mode saxpy templates with the given quorum and max_attempts (the spec is what policy_for reads).
 void add_job_with(storage& db, const std::string& job_id, int units, std::uint32_t quorum,
                   std::uint32_t max_attempts = 3) {
-  job_row j;
-  j.job_id = job_id;
-  j.kernel = "saxpy";
-  j.spec = "kernel = \"saxpy\"\nquorum = " + std::to_string(quorum) +
-           "\nmax_attempts = " + std::to_string(max_attempts) + "\n";
-  j.quorum = quorum;
-  j.created_at_ms = 1000;
-  std::vector<work_unit_row> wus;
-  for (int i = 0; i < units; ++i) {
-    protocol::task t;
-    t.task_id = job_id + "/" + std::to_string(i);
-    t.job_id = job_id;
-    t.agent_id = "template";
-    t.kernel = "saxpy";
-    t.validation = protocol::validation_mode::exact;
-    work_unit_row w;
-    w.wu_id = t.task_id;
-    w.job_id = job_id;
-    w.payload = encode_task_template(t);
-    w.replicas_wanted = quorum;
-    w.cost = 7;
-    wus.push_back(std::move(w));
-  }
-  must(db.insert_job(j, wus));
+  add_template_job(db, job_id, units, quorum, "max_attempts = " + std::to_string(max_attempts) + "\n");
 }
 
 // Leases like lease() in the support header, but asks for unreplicated (single) leases, as the service does for a
