@@ -20,23 +20,14 @@ region_control_row read_control(const sql::query& q) {
 
 result<std::vector<job_row>> sqlite_storage::list_jobs() {
   std::lock_guard lock(impl_->mu);
-  auto q = impl_->db->prepare(
-      "SELECT job_id, kernel, spec, quorum, deadline_ms, state, created_at_ms FROM jobs ORDER BY created_at_ms, rowid");
+  auto q = impl_->db->prepare(std::string("SELECT ") + job_columns + " FROM jobs ORDER BY created_at_ms, rowid");
   if (!q) return q.err();
   std::vector<job_row> out;
   for (;;) {
     auto row = q->step();
     if (!row) return row.err();
     if (!*row) break;
-    job_row j;
-    j.job_id = q->col_text(0);
-    j.kernel = q->col_text(1);
-    j.spec = q->col_text(2);
-    j.quorum = q->col_u32(3);
-    j.deadline_ms = q->col_u64(4);
-    j.state = parse_job_state(q->col_text(5)).value_or(job_state::cancelled);
-    j.created_at_ms = q->col_u64(6);
-    out.push_back(std::move(j));
+    out.push_back(read_job(*q));
   }
   return out;
 }

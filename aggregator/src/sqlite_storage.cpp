@@ -301,6 +301,18 @@ agent_key_row read_agent_key(const sql::query& q) {
   return r;
 }
 
+job_row read_job(const sql::query& q) {
+  job_row j;
+  j.job_id = q.col_text(0);
+  j.kernel = q.col_text(1);
+  j.spec = q.col_text(2);
+  j.quorum = q.col_u32(3);
+  j.deadline_ms = q.col_u64(4);
+  j.state = parse_job_state(q.col_text(5)).value_or(job_state::cancelled);
+  j.created_at_ms = q.col_u64(6);
+  return j;
+}
+
 work_unit_row read_work_unit(const sql::query& q) {
   work_unit_row w;
   w.wu_id = q.col_text(0);
@@ -437,22 +449,13 @@ result<void> sqlite_storage::insert_job(const job_row& job, std::span<const work
 
 result<std::optional<job_row>> sqlite_storage::find_job(const std::string& job_id) {
   std::lock_guard lock(impl_->mu);
-  auto q = impl_->db->prepare(
-      "SELECT job_id, kernel, spec, quorum, deadline_ms, state, created_at_ms FROM jobs WHERE job_id = ?1");
+  auto q = impl_->db->prepare(std::string("SELECT ") + job_columns + " FROM jobs WHERE job_id = ?1");
   if (!q) return q.err();
   q->bind_text(1, job_id);
   auto row = q->step();
   if (!row) return row.err();
   if (!*row) return std::optional<job_row>();
-  job_row j;
-  j.job_id = q->col_text(0);
-  j.kernel = q->col_text(1);
-  j.spec = q->col_text(2);
-  j.quorum = q->col_u32(3);
-  j.deadline_ms = q->col_u64(4);
-  j.state = parse_job_state(q->col_text(5)).value_or(job_state::cancelled);
-  j.created_at_ms = q->col_u64(6);
-  return std::optional<job_row>(std::move(j));
+  return std::optional<job_row>(read_job(*q));
 }
 
 result<void> sqlite_storage::set_job_state(const std::string& job_id, job_state state) {

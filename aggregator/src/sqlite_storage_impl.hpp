@@ -59,10 +59,13 @@ inline constexpr const char* task_columns =
     "has_ok_result";
 inline constexpr const char* result_columns =
     "task_id, attempt, agent_id, blob, result_digest, output_digest, status, received_at_ms, redelivery_count";
+inline constexpr const char* job_columns = "job_id, kernel, spec, quorum, deadline_ms, state, created_at_ms";
 inline constexpr const char* ledger_columns =
     "seq, prev_hash, entry_hash, wu_id, canonical_digest, principals, time_ms";
 
 agent_key_row read_agent_key(const sql::query& q);
+/// Reads the columns of job_columns.
+job_row read_job(const sql::query& q);
 /// Reads the columns of work_unit_columns.
 work_unit_row read_work_unit(const sql::query& q);
 task_row read_task(const sql::query& q);
