@@ -126,7 +126,7 @@ TEST_CASE("every catalogue kernel has conformance shapes") {
   for (const auto* k : kernels::catalog()) CHECK_MESSAGE(edge_shapes().count(k->name) == 1, k->name);
 }
 
-TEST_CASE("the largest copy a GPU-API device allows runs exactly; one element more is refused before allocation") {
+TEST_CASE("the largest copy a GPU-API device allows runs exactly, one element more is refused before allocation") {
   const auto* copy = kernels::find_kernel("copy");
   for (const auto& d : state().devices->devices()) {
     if (d.info.backend == "cpu") continue;  // bounded by host memory, not by an API limit

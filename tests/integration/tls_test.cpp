@@ -37,7 +37,7 @@ void use_certificate(agent_process& agent, const test_pki& pki, const std::strin
 
 }  // namespace
 
-TEST_CASE("mTLS: an agent with a certificate for its agent_id delivers; one holding another agent's is locked out") {
+TEST_CASE("mTLS: an agent with a certificate for its agent_id delivers, one holding another agent's is locked out") {
   temp_folder tmp;
   const auto pki = make_test_pki(tmp.path, {"aggregator"});
   broker_options bo;

@@ -173,10 +173,15 @@ TEST_CASE("config: unknown keys and tables are rejected naming the key, with a s
   CHECK(dotted->agent.max_slots == 3);
 }
 
-TEST_CASE("config: reserved tables are accepted for later features") {
-  REQUIRE(std::find(reserved_config_tables().begin(), reserved_config_tables().end(), "policy") !=
-          reserved_config_tables().end());
-  CHECK(load_config("[policy]\nanything = \"later\"\n[policy.power]\nmin_battery = 30\n", {}).ok());
+TEST_CASE("config: the policy table holds the owner policy, refusing unknown keys and malformed windows") {
+  const auto c = load_config("[policy]\nmin_battery_percent = 40\nrun_windows = [\"Mon-Fri 22:00-07:00\"]\n", {});
+  REQUIRE_MESSAGE(c.ok(), c.err().what());
+  CHECK(c->policy.min_battery_percent == 40);
+  CHECK(c->policy.run_windows.size() == 1);
+  CHECK(contains(load_error("[policy]\nanything = \"later\"\n"), "policy.anything: unknown key"));
+  CHECK(contains(load_error("[policy]\npause_windows = [\"Mon 9:00-10:00\"]\n"),
+                 "policy.pause_windows: 'Mon 9:00-10:00': time '9:00' must be HH:MM"));
+  CHECK(contains(load_error("[policy]\nsysfs_root = \"relative/dir\"\n"), "must be an absolute path"));
 }
 
 TEST_CASE("config: wrong types are rejected naming the key and both types") {

@@ -75,7 +75,7 @@ TEST_CASE("every submitted task gets exactly one outcome with outputs and the de
   }
 }
 
-TEST_CASE("paused executors hold tasks; cancel and drain answer queued tasks Cancelled") {
+TEST_CASE("paused executors hold tasks, cancel and drain answer queued tasks Cancelled") {
   fixture f;
   collector c;
   in_process_executor ex(*f.sel, 1);

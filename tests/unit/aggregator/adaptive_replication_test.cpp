@@ -240,7 +240,7 @@ TEST_CASE("ringer units are leased only with their batch and never counted as th
   CHECK(must(f.db->find_job(ringer_job_id))->state == job_state::paused);
 }
 
-TEST_CASE("a right ringer answer earns trust; a wrong one from a trusted key catches it") {
+TEST_CASE("a right ringer answer earns trust, a wrong one from a trusted key catches it") {
   fixture f(2);
   add_job_with(*f.db, "j", 2, 2);
   f.agree("j/0", 2000);
@@ -267,7 +267,7 @@ TEST_CASE("a right ringer answer earns trust; a wrong one from a trusted key cat
   CHECK(must(f.db->credit_balance("alice")) == 7);  // j/0 was earned before trust; j/1 clawed back
 }
 
-TEST_CASE("a task whose lease expires max_attempts times fails its unit; a ringer fails at its first") {
+TEST_CASE("a task whose lease expires max_attempts times fails its unit, a ringer fails at its first") {
   fixture f;
   add_job_with(*f.db, "j", 1, 1, 2);
   (void)lease(*f.db, f.a, 1, 2000, "r1", 100);

@@ -108,7 +108,7 @@ TEST_CASE("ringers are issued at the configured rate") {
   CHECK_FALSE(none.next_is_ringer());
 }
 
-TEST_CASE("a ringer is the kernel's known answer; a wrong answer is detected in both validation modes") {
+TEST_CASE("a ringer is the kernel's known answer, a wrong answer is detected in both validation modes") {
   for (const auto* spec : kernels::catalog()) {
     CAPTURE(spec->name);
     auto r = make_ringer(*spec);

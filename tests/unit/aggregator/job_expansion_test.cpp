@@ -153,7 +153,7 @@ TEST_CASE("mandelbrot tiles cover the image exactly and reproduce the whole rend
   CHECK(std::count(covered.begin(), covered.end(), 1) == 50 * 37);
 }
 
-TEST_CASE("mandelbrot tile geometry comes from [image]; params may not set it") {
+TEST_CASE("mandelbrot tile geometry comes from [image], params may not set it") {
   auto job = parse_ok("kernel = \"mandelbrot\"\n[params]\nwidth = 3\n[image]\nwidth = 8\nheight = 8\n");
   auto r = expand_job(job, "j");
   REQUIRE_FALSE(r.ok());
@@ -242,7 +242,7 @@ TEST_CASE("a job whose single unit cannot fit the message cap is refused with a 
   CHECK(hr.err().message.find("work unit 0 (whole) cannot fit the message cap") == 0);
 }
 
-TEST_CASE("split by rows cuts every input along its first axis; a grid multiplies the units") {
+TEST_CASE("split by rows cuts every input along its first axis, a grid multiplies the units") {
   auto job = parse_ok(
       "kernel = \"saxpy\"\nrtol = 0.01\n[grid]\na = [1.0, 2.0, 3.0]\n[inputs]\n"
       "generate = { dims = [1000], seed = 9 }\n[split]\nrows = 300\n");
@@ -270,7 +270,7 @@ TEST_CASE("split by rows cuts every input along its first axis; a grid multiplie
   CHECK(rows == 200000);
 }
 
-TEST_CASE("inputs come from inline values or files; a file of the wrong size is refused") {
+TEST_CASE("inputs come from inline values or files, a file of the wrong size is refused") {
   auto job = parse_ok(
       "kernel = \"copy\"\n[inputs.src]\ndtype = \"u32\"\nshape = [4]\nfile = \"src.u32\"\n[split]\nkind = \"none\"\n");
   std::map<std::string, protocol::bytes> files{{"src.u32", protocol::bytes(16, 1)}};

@@ -354,7 +354,7 @@ TEST_CASE("a token enrolls keys up to its limit and then refuses") {
   CHECK(must(db->list_agents()).size() == 3);
 }
 
-TEST_CASE("open mode makes every key its own principal; hellos follow session_seq") {
+TEST_CASE("open mode makes every key its own principal, hellos follow session_seq") {
   temp_dir dir;
   auto db = open_db(dir.db());
   const std::vector<key_admission> keys{fake_key("p", "ignored"), fake_key("q", "ignored")};

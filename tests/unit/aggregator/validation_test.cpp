@@ -58,7 +58,7 @@ TEST_CASE("no results yet: issue quorum replicas") {
   CHECK(validate_unit({}, 3, exact(3)).more_replicas == 0);  // all in flight: wait
 }
 
-TEST_CASE("exact: two principals with the same digest validate; the representative is canonical") {
+TEST_CASE("exact: two principals with the same digest validate, the representative is canonical") {
   std::vector<replica_result> rs{ok("a1", "alice", {1, 2}), ok("b1", "bob", {1, 2})};
   const auto o = validate_unit(rs, 0, exact());
   REQUIRE(o.verdict == unit_verdict::validated);
@@ -147,7 +147,7 @@ TEST_CASE("disagreement fails the unit at the retry limit, once nothing is in fl
   CHECK(o.more_replicas == 2);  // best group 1 of 3: two more agreeing principals make 3 of 5
 }
 
-TEST_CASE("tolerance: results within rtol/atol agree; outside do not") {
+TEST_CASE("tolerance: results within rtol/atol agree, outside do not") {
   std::vector<replica_result> rs{ok("a1", "alice", {1.0f, 100.0f}), ok("b1", "bob", {1.00005f, 100.005f})};
   auto o = validate_unit(rs, 0, tolerance());
   REQUIRE(o.verdict == unit_verdict::validated);

@@ -85,7 +85,7 @@ TEST_CASE("EC_BACKEND_PATH chooses the module folder when none is configured") {
   CHECK(r->devices().size() == 1);
 }
 
-TEST_CASE("resource groups: CPU-type devices share one; GPUs match by UUID, else by PCI ids") {
+TEST_CASE("resource groups: CPU-type devices share one, GPUs match by UUID, else by PCI ids") {
   using ec::protocol::device_type;
   auto make = [](device_type t, ec::protocol::bytes uuid, std::uint32_t vendor, std::uint32_t dev) {
     device_entry e;

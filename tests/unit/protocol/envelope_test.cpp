@@ -218,7 +218,7 @@ TEST_CASE("garbage and a wrong file identifier are malformed") {
   CHECK(open(wire, receiver_options(message_kind::receipt)).code() == error_code::malformed);
 }
 
-TEST_CASE("a batch of 256 tasks opens; 257 are rejected") {
+TEST_CASE("a batch of 256 tasks opens, 257 are rejected") {
   auto ok = open(sealed(message_kind::task_batch, build(sample_task_batch(256)), aggregator_signer()),
                  fast_options(message_kind::task_batch));
   REQUIRE_MESSAGE(ok.ok(), ok.err().what());

@@ -182,7 +182,7 @@ TEST_CASE("zero or out-of-range r or s, and another key's signature, are rejecte
   stranger.check_both(digest, sig, error_code::bad_signature);
 }
 
-TEST_CASE("verifiers made from an empty public key refuse everything; an empty signer cannot sign") {
+TEST_CASE("verifiers made from an empty public key refuse everything, an empty signer cannot sign") {
   const auto kp = key_pair::generated();
   const auto digest = digest_of("empty");
   const raw_signature sig = kp.mbed->sign_digest(digest).value();
