@@ -73,8 +73,9 @@ struct temp_folder {
   temp_folder& operator=(const temp_folder&) = delete;
 };
 
-/// Starts argv[0] with stdout and stderr appended to files; returns the pid.
-inline pid_t spawn(const std::vector<std::string>& argv, const fs::path& out, const fs::path& err) {
+/// Starts argv[0] with stdout and stderr appended to files, `extra_env` ("NAME=value") added; returns the pid.
+inline pid_t spawn(const std::vector<std::string>& argv, const fs::path& out, const fs::path& err,
+                   const std::vector<std::string>& extra_env = {}) {
   posix_spawn_file_actions_t fa;
   posix_spawn_file_actions_init(&fa);
   posix_spawn_file_actions_addopen(&fa, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
@@ -83,8 +84,12 @@ inline pid_t spawn(const std::vector<std::string>& argv, const fs::path& out, co
   std::vector<char*> args;
   for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
   args.push_back(nullptr);
+  std::vector<char*> envp;
+  for (char** e = environ; e != nullptr && *e != nullptr; ++e) envp.push_back(*e);
+  for (const auto& e : extra_env) envp.insert(envp.begin(), const_cast<char*>(e.c_str()));  // first wins in getenv
+  envp.push_back(nullptr);
   pid_t pid = -1;
-  const int rc = ::posix_spawn(&pid, argv.at(0).c_str(), &fa, nullptr, args.data(), environ);
+  const int rc = ::posix_spawn(&pid, argv.at(0).c_str(), &fa, nullptr, args.data(), envp.data());
   posix_spawn_file_actions_destroy(&fa);
   if (rc != 0) throw std::runtime_error("posix_spawn " + argv.at(0) + ": " + std::strerror(rc));
   return pid;
@@ -149,7 +154,11 @@ class aggregator_process {
   [[nodiscard]] fs::path database() const { return dir_ / "region.db"; }
   [[nodiscard]] const std::string& public_key_pem() const { return public_key_pem_; }
   [[nodiscard]] std::string log_text() const { return read_file(dir_ / "aggregator.log"); }
+  /// The running process's id; -1 when not started or reaped.
+  [[nodiscard]] pid_t pid() const { return pid_; }
   void set(const std::string& key, const std::string& value) { settings_[key] = value; }
+  /// Environment ("NAME=value") for the next start(), e.g. {"EC_FAILPOINTS=..."}; {} for none.
+  void set_env(std::vector<std::string> env) { env_ = std::move(env); }
 
   /// Writes the config (dotted keys grouped into tables) and starts `edge-aggregator run`.
   void start() {
@@ -166,7 +175,7 @@ class aggregator_process {
     write_file(config_path(), text, 0600);
     const auto log = dir_ / "aggregator.log";
     std::ofstream(log, std::ios::app) << "--- start\n";
-    pid_ = spawn({EC_AGGREGATOR_BINARY, "run", "--config", config_path().string()}, log, log);
+    pid_ = spawn({EC_AGGREGATOR_BINARY, "run", "--config", config_path().string()}, log, log, env_);
   }
   /// SIGTERM and wait; returns the exit status.
   int terminate() {
@@ -198,6 +207,7 @@ class aggregator_process {
   fs::path dir_;
   std::string public_key_pem_;
   std::map<std::string, std::string> settings_;
+  std::vector<std::string> env_;  // set_env(): added at each start()
   pid_t pid_ = -1;
 };
 

@@ -66,8 +66,9 @@ std::vector<std::string> child_environment() {
   return env;
 }
 
-// posix_spawn with stdout to `out` and stderr to `err` (both appended); returns the pid.
-pid_t spawn_logged(const std::vector<std::string>& argv, const fs::path& out, const fs::path& err) {
+// posix_spawn with stdout to `out` and stderr to `err` (both appended), `extra_env` set; returns the pid.
+pid_t spawn_logged(const std::vector<std::string>& argv, const fs::path& out, const fs::path& err,
+                   const std::map<std::string, std::string>& extra_env = {}) {
   posix_spawn_file_actions_t fa;
   posix_spawn_file_actions_init(&fa);
   posix_spawn_file_actions_addopen(&fa, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
@@ -77,6 +78,10 @@ pid_t spawn_logged(const std::vector<std::string>& argv, const fs::path& out, co
   for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
   args.push_back(nullptr);
   auto env_strings = child_environment();
+  for (const auto& [name, value] : extra_env) {
+    std::erase_if(env_strings, [&](const std::string& e) { return e.starts_with(name + "="); });
+    if (!value.empty()) env_strings.push_back(name + "=" + value);
+  }
   std::vector<char*> envp;
   for (auto& e : env_strings) envp.push_back(e.data());
   envp.push_back(nullptr);
@@ -159,6 +164,8 @@ void agent_process::set(const std::string& dotted_key, const std::string& toml_v
   options_.settings[dotted_key] = toml_value;
 }
 
+void agent_process::set_env(const std::string& name, const std::string& value) { extra_env_[name] = value; }
+
 void agent_process::write_config() const {
   // Test defaults: fast reconnects and resends, CPU only, quick republish; then the caller's settings.
   std::map<std::string, std::string> kv;
@@ -184,6 +191,9 @@ void agent_process::write_config() const {
   kv["agent.worker_idle_priority"] = "false";
   kv["spool.republish_initial_s"] = "2";
   kv["spool.republish_max_s"] = "8";
+  // The owner policy would read the test machine's own battery and thermal zones; its tests turn it on with a
+  // fake sysfs root (tests/integration/owner_policy_test.cpp).
+  kv["policy.enabled"] = "false";
   for (const auto& [k, v] : options_.settings) kv[k] = v;
 
   // Group by table: everything before the last dot.
@@ -212,7 +222,7 @@ void agent_process::start() {
     f << "=== ec::test::agent_process: run " << runs_ << " ===\n";
   }
   exit_status_.reset();
-  pid_ = spawn_logged({options_.binary, "run", "--config", config_path().string()}, log, log);
+  pid_ = spawn_logged({options_.binary, "run", "--config", config_path().string()}, log, log, extra_env_);
 }
 
 bool agent_process::reap(bool block) {

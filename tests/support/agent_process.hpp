@@ -50,6 +50,8 @@ class agent_process {
 
   /// Sets a config key (TOML value text) for the next start(); the config is written at each start().
   void set(const std::string& dotted_key, const std::string& toml_value);
+  /// Sets an environment variable for the next start() (e.g. EC_FAILPOINTS); an empty value unsets it.
+  void set_env(const std::string& name, const std::string& value);
   /// True while the process runs (reaps it if it exited).
   [[nodiscard]] bool running();
   /// The exit status of the last run: the code, or 128 + signal; nothing while running or before the first run.
@@ -84,6 +86,7 @@ class agent_process {
   pid_t pid_ = -1;
   std::optional<int> exit_status_;
   int runs_ = 0;
+  std::map<std::string, std::string> extra_env_;  // set_env(): applied at each start()
 };
 
 }  // namespace ec::test

@@ -303,6 +303,7 @@ void test_aggregator::handle_hello(std::span<const std::uint8_t> payload, std::v
     rec.session_seq = hello.session_seq;
     rec.online = true;
     rec.state = hello.state;
+    rec.paused_reason = hello.paused_reason;
     rec.max_slots = hello.max_slots;
     rec.last_control_seq = hello.last_control_seq;
     rec.spool_bytes = hello.spool_bytes;

@@ -55,6 +55,7 @@ struct agent_record {
   std::uint64_t offline_session_seq = 0;  // of the last offline hello (Last Will or goodbye)
   bool online = false;
   protocol::agent_state state = protocol::agent_state::run;
+  std::string paused_reason;  // of the last online hello ("" when not paused)
   std::uint32_t max_slots = 0;
   std::uint64_t last_control_seq = 0;
   std::uint64_t spool_bytes = 0;
