@@ -2,6 +2,8 @@
 // without the executor's lock held, so a callback may submit the next task.
 #include "ec/agent/in_process_executor.hpp"
 
+#include "custom_kernels.hpp"
+
 namespace ec::agent {
 namespace {
 
@@ -54,7 +56,9 @@ void in_process_executor::submit(execution_request request, completion done) {
 
 bool in_process_executor::take_for(const std::string& group, pending& out, const backends::device_entry*& device) {
   for (auto it = queue_.begin(); it != queue_.end(); ++it) {
-    const auto* d = selector_.choose(it->request.call.spec->name, group, it->request.backend_hint);
+    const auto& req = it->request;
+    const auto* d = req.custom ? choose_custom_device(selector_, *req.custom, group, req.backend_hint)
+                               : selector_.choose(req.call.spec->name, group, req.backend_hint);
     if (!d) continue;
     out = std::move(*it);
     queue_.erase(it);
@@ -69,7 +73,8 @@ execution_outcome in_process_executor::run_one(pending& p, const backends::devic
   const auto start = backends::clock::now();
   o.queued_us = us_between(p.submitted, start);
   o.device = device.info;
-  auto r = device.dev->run(p.request.call, p.request.deadline);
+  auto r = p.request.custom ? device.dev->run_custom(*p.request.custom, p.request.deadline)
+                            : device.dev->run(p.request.call, p.request.deadline);
   if (r) {
     o.status = protocol::result_status::ok;
     o.outputs = std::move(r->outputs);

@@ -2,6 +2,8 @@
 // operator can act on, so the aggregator reassigns it at once instead of waiting for the lease to expire.
 #include "ec/agent/task_admission.hpp"
 
+#include "custom_admission.hpp"
+#include "custom_kernels.hpp"
 #include "ec/kernels/catalog.hpp"
 
 namespace ec::agent {
@@ -73,6 +75,49 @@ std::string task_admission::device_limits_problem(const protocol::task_view& tas
   return why;
 }
 
+// Any device of a backend the code targets will do; the first misfit's reason is kept for the answer.
+std::string task_admission::custom_device_problem(const protocol::task_view& task) const {
+  std::string why = "no device of a backend the code targets (SPIR-V: vulkan, OpenCL C: opencl)";
+  for (const auto* d : selector_.devices_in()) {
+    if (!ec::agent::custom_runs_on(task, d->info.backend)) continue;
+    if (auto p = ec::agent::custom_device_problem(task, d->info); !p.empty()) {
+      why = d->dev->id() + ": " + p;
+      continue;
+    }
+    return {};
+  }
+  return why;
+}
+
+admission_result task_admission::check_custom(const protocol::task_view& task) const {
+  if (!limits_.allow_custom_kernels)
+    return answer(result_status::unsupported,
+                  "custom kernels are disabled by configuration (trust.allow_custom_kernels)");
+  if (auto p = custom_code_shape_problem(task); !p.empty()) return answer(result_status::rejected, p);
+  if (auto p = custom_signature_problem(task, code_trust_); !p.empty())
+    return answer(result_status::rejected, "custom code refused: " + p);
+  if (auto p = custom_params_problem(task); !p.empty()) return answer(result_status::unsupported, p);
+  // The declared outputs are what the code writes (there is no ABI to derive them from): all must fit a Result.
+  std::vector<kernels::output_spec> outputs;
+  for (const auto& o : task.outputs()) {
+    const auto bytes = protocol::tensor_byte_size(o.type, o.shape);
+    if (!bytes) return answer(result_status::rejected, "declared output '" + std::string(o.name) + "' overflows");
+    outputs.push_back({std::string(o.name), o.type, o.shape, *bytes});
+  }
+  if (outputs.empty()) return answer(result_status::rejected, "a custom task must declare at least one output");
+  const auto bound = result_size_bound(outputs);
+  if (bound > limits_.max_payload_bytes)
+    return answer(result_status::rejected, "outputs need about " + std::to_string(bound) +
+                                               " bytes, more than the message cap of " +
+                                               std::to_string(limits_.max_payload_bytes));
+  if (auto p = custom_device_problem(task); !p.empty()) return answer(result_status::unsupported, p);
+  // Admitted without a bound call (call.spec stays null): the executor runs custom_call_for(task).
+  admission_result r;
+  r.verdict = admission_verdict::admit;
+  r.output_bytes = bound;
+  return r;
+}
+
 admission_result task_admission::check(const protocol::task_view& task, std::string_view agent_id,
                                        std::uint64_t aggregator_now_ms) const {
   if (task.agent_id() != agent_id) return {};  // a blob inside our batch naming another agent: forged or buggy
@@ -81,10 +126,7 @@ admission_result task_admission::check(const protocol::task_view& task, std::str
                                               ", aggregator time is " + std::to_string(aggregator_now_ms));
   if (task.expires_at_ms() < task.issued_at_ms() || task.expires_at_ms() - task.issued_at_ms() > limits_.max_validity_ms)
     return answer(result_status::rejected, "validity window exceeds " + std::to_string(limits_.max_validity_ms) + " ms");
-  if (task.is_custom())
-    return answer(result_status::unsupported, limits_.allow_custom_kernels
-                                                  ? "custom kernels need the supervised executor (not in this build)"
-                                                  : "custom kernels are disabled by configuration");
+  if (task.is_custom()) return check_custom(task);
   const auto* spec = kernels::find_kernel(task.kernel());
   if (!spec) return answer(result_status::unsupported, "unknown kernel '" + std::string(task.kernel()) + "'");
   if (task.kernel_version() != 0 && task.kernel_version() != spec->version)

@@ -38,9 +38,12 @@ flatbuffers::Offset<void> encode_body(fbb_t& b, const run_request& r) {
   const auto outputs = encode_slices(b, r.outputs);
   offsets<w::Scalar> scalars;
   for (const auto& s : r.scalars) scalars.push_back(w::CreateScalar(b, s.kind, s.bits));
+  flatbuffers::Offset<w::CustomCode> custom;
+  if (const auto& c = r.custom)
+    custom = w::CreateCustomCodeDirect(b, &c->spirv, c->opencl_c.c_str(), c->entry.c_str(), &c->local, &c->global);
   return w::CreateRunRequestDirect(b, r.task_id.c_str(), r.device_id.c_str(), r.kernel.c_str(), r.kernel_version,
                                    &inputs, &scalars, &outputs, r.groups[0], r.groups[1], r.bytes_moved, r.flops,
-                                   r.budget_us, r.arena_bytes)
+                                   r.budget_us, r.arena_bytes, custom)
       .Union();
 }
 
@@ -126,7 +129,8 @@ result<frame> decode_body(const w::RunRequest& m) {
                 m.bytes_moved(),
                 m.flops(),
                 m.budget_us(),
-                m.arena_bytes()};
+                m.arena_bytes(),
+                std::nullopt};
   auto in = decode_slices(m.inputs());
   auto out = decode_slices(m.outputs());
   if (!in) return in.err();
@@ -135,6 +139,15 @@ result<frame> decode_body(const w::RunRequest& m) {
   r.outputs = std::move(*out);
   if (m.scalars())
     for (const auto* s : *m.scalars()) r.scalars.push_back({s->kind(), s->bits()});
+  if (const auto* c = m.custom()) {
+    custom_code code;
+    if (c->spirv()) code.spirv.assign(c->spirv()->begin(), c->spirv()->end());
+    code.opencl_c = str(c->opencl_c());
+    code.entry = str(c->entry());
+    if (c->local()) code.local.assign(c->local()->begin(), c->local()->end());
+    if (c->global()) code.global.assign(c->global()->begin(), c->global()->end());
+    r.custom = std::move(code);
+  }
   return frame{std::move(r)};
 }
 

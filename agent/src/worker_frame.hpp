@@ -37,6 +37,14 @@ struct scalar {
   std::uint32_t bits = 0;
 };
 
+/// Custom kernel code carried to the worker (owned copies: the frame outlives no task blob).
+struct custom_code {
+  protocol::bytes spirv;
+  std::string opencl_c, entry;
+  std::vector<std::uint32_t> local;
+  std::vector<std::uint64_t> global;
+};
+
 /// Supervisor -> worker: run one call on one device.
 struct run_request {
   std::string task_id, device_id, kernel;
@@ -49,6 +57,7 @@ struct run_request {
   double flops = 0;
   std::uint64_t budget_us = 0;
   std::uint64_t arena_bytes = 0;
+  std::optional<custom_code> custom;  // set for a custom kernel
 };
 
 /// Worker -> supervisor: the outcome; outputs lie where the request put them.

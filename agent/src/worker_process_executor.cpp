@@ -6,6 +6,7 @@
 
 #include <algorithm>
 
+#include "custom_kernels.hpp"
 #include "ec/agent/log.hpp"
 #include "worker_slot.hpp"
 
@@ -61,8 +62,8 @@ std::vector<std::string> worker_process_executor::worker_args_for(const std::str
   if (!options_.module_dir.empty()) a.insert(a.end(), {"--module-dir", options_.module_dir.string()});
   // A worker loads only the backends with a device in its group: a GPU group's worker needs no PoCL.
   std::vector<std::string> used;
-  for (const auto& st : selector_.statuses())
-    if (st.device->info.resource_group == group) used.push_back(st.device->info.backend);
+  // Every device of the group, not only those with self-test verdicts: custom kernels have none.
+  for (const auto* d : selector_.devices_in(group)) used.push_back(d->info.backend);
   for (const auto& name : backends::module_backend_names())
     if (std::find(used.begin(), used.end(), name) == used.end() ||
         std::find(options_.disabled_backends.begin(), options_.disabled_backends.end(), name) !=
@@ -126,7 +127,7 @@ void worker_process_executor::record_failure(const std::string& group, const std
   g.health.in_service = false;
   log(log_level::error, component, "resource group out of service", {{"group", group}, {"crashes", n}});
   for (auto it = queue_.begin(); it != queue_.end();) {
-    if (runnable_somewhere(it->request.call.spec->name, it->request.backend_hint)) {
+    if (runnable_somewhere(it->request)) {
       ++it;
     } else {
       orphans.push_back(std::move(*it));
@@ -135,16 +136,22 @@ void worker_process_executor::record_failure(const std::string& group, const std
   }
 }
 
-bool worker_process_executor::runnable_somewhere(std::string_view kernel, std::string_view hint) const {
+const backends::device_entry* worker_process_executor::choose(const execution_request& request,
+                                                              const std::string& group) const {
+  return request.custom ? choose_custom_device(selector_, *request.custom, group, request.backend_hint)
+                        : selector_.choose(request.call.spec->name, group, request.backend_hint);
+}
+
+bool worker_process_executor::runnable_somewhere(const execution_request& request) const {
   return std::any_of(groups_.begin(), groups_.end(), [&](const group_state& g) {
-    return g.health.in_service && selector_.choose(kernel, g.health.group, hint) != nullptr;
+    return g.health.in_service && choose(request, g.health.group) != nullptr;
   });
 }
 
 bool worker_process_executor::take_for(const std::string& group, pending& out, const backends::device_entry*& device) {
   if (!state_of(group).health.in_service) return false;
   for (auto it = queue_.begin(); it != queue_.end(); ++it) {
-    const auto* d = selector_.choose(it->request.call.spec->name, group, it->request.backend_hint);
+    const auto* d = choose(it->request, group);
     if (!d) continue;
     out = std::move(*it);
     queue_.erase(it);
@@ -191,7 +198,7 @@ void worker_process_executor::submit(execution_request request, completion done)
     std::lock_guard lock(mutex_);
     const bool someone_down =
         std::any_of(groups_.begin(), groups_.end(), [](const auto& g) { return !g.health.in_service; });
-    if (!someone_down || runnable_somewhere(request.call.spec->name, request.backend_hint)) {
+    if (!someone_down || runnable_somewhere(request)) {
       queue_.push_back({std::move(request), std::move(done), backends::clock::now()});
       done = nullptr;
     }

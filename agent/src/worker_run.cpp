@@ -59,6 +59,52 @@ result<kernels::bound_call> rebuild(const run_request& req, std::span<std::uint8
   return call;
 }
 
+// A custom call over the arena: slices must lie inside it and match their dtype and shape; the code's sizes are
+// checked again (the backend divides by the local size).
+result<backends::custom_call> rebuild_custom(const run_request& req, std::span<std::uint8_t> arena) {
+  const auto& code = *req.custom;
+  const auto dims = code.local.size();
+  if (dims < 1 || dims > 2 || code.global.size() != dims) return fail(error_code::malformed, "custom sizes: rank");
+  backends::custom_call call;
+  call.code.spirv = code.spirv;
+  call.code.opencl_c = code.opencl_c;
+  call.code.entry = code.entry;
+  call.code.dims = static_cast<std::uint32_t>(dims);
+  for (std::size_t d = 0; d < dims; ++d) {
+    if (code.local[d] == 0 || code.global[d] % code.local[d] != 0)
+      return fail(error_code::malformed, "custom sizes: not a multiple of the local size");
+    call.code.local[d] = code.local[d];
+    call.code.global[d] = code.global[d];
+  }
+  for (const auto* group : {&req.inputs, &req.outputs})
+    for (const auto& s : *group) {
+      const auto size = protocol::tensor_byte_size(s.type, s.shape);
+      if (!size || *size != s.bytes || !inside(s.offset, s.bytes, arena.size()))
+        return fail(error_code::malformed, "custom tensor '" + s.name + "' does not fit its shape or the arena");
+    }
+  for (const auto& s : req.inputs) call.inputs.push_back({s.name, s.type, s.shape, arena.subspan(s.offset, s.bytes)});
+  for (const auto& s : req.outputs) call.outputs.push_back({s.name, s.type, s.shape, s.bytes});
+  for (const auto& s : req.scalars) {
+    if (s.kind > static_cast<std::uint8_t>(kernels::scalar_kind::f32))
+      return fail(error_code::malformed, "scalar kind");
+    call.scalars.push_back({{}, static_cast<kernels::scalar_kind>(s.kind), s.bits});
+  }
+  return call;
+}
+
+// Runs the request's call (catalogue or custom) on `device`.
+result<backends::run_output> run_call(const run_request& req, backends::device& device, std::span<std::uint8_t> arena,
+                                      backends::clock::time_point deadline) {
+  if (req.custom) {
+    auto call = rebuild_custom(req, arena);
+    if (!call) return call.err();
+    return device.run_custom(*call, deadline);
+  }
+  auto call = rebuild(req, arena);
+  if (!call) return call.err();
+  return device.run(*call, deadline);
+}
+
 #ifdef EC_TEST_HOOKS
 // Test hooks, by reserved task id (docs/isolation.md). Compiled only where EC_TEST_HOOKS is on, never in
 // releases. Returns true when the hook answered the request itself.
@@ -105,10 +151,8 @@ run_reply run_in_worker(const run_request& req, const backends::registry& device
   if (auto m = arena.map(req.arena_bytes); !m) return refuse(protocol::result_status::kernel_error, m.err().what());
   const auto* device = devices.find(req.device_id);
   if (!device) return refuse(protocol::result_status::unsupported, "no device " + req.device_id + " in this worker");
-  auto call = rebuild(req, arena.data());
-  if (!call) return refuse(status_of(call.code()), call.err().what());
   const auto deadline = backends::clock::now() + std::chrono::microseconds(req.budget_us);
-  auto out = device->dev->run(*call, deadline);
+  auto out = run_call(req, *device->dev, arena.data(), deadline);
   if (!out) return refuse(status_of(out.code()), out.err().what());
   if (out->outputs.size() != req.outputs.size())
     return refuse(protocol::result_status::kernel_error, "backend returned the wrong number of outputs");

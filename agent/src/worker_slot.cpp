@@ -56,12 +56,33 @@ void worker_slot::stop() {
   end_child(child_, std::chrono::milliseconds(2000));
 }
 
+namespace {
+
+// The custom call's code and sizes, copied into the frame (the task blob stays in the supervisor).
+custom_code frame_code_of(const backends::custom_code& c) {
+  custom_code out{{c.spirv.begin(), c.spirv.end()}, std::string(c.opencl_c), std::string(c.entry), {}, {}};
+  for (std::uint32_t d = 0; d < c.dims && d < 2; ++d) {
+    out.local.push_back(c.local[d]);
+    out.global.push_back(c.global[d]);
+  }
+  return out;
+}
+
+}  // namespace
+
 result<run_request> worker_slot::stage(const execution_request& request, const std::string& device_id) {
-  const auto& call = request.call;
+  // A custom call binds like a catalogue call (inputs, outputs, 32-bit scalars); only its code travels too.
+  kernels::bound_call custom_view;
+  if (request.custom) {
+    custom_view.inputs = request.custom->inputs;
+    custom_view.outputs = request.custom->outputs;
+    custom_view.scalars = request.custom->scalars;
+  }
+  const auto& call = request.custom ? custom_view : request.call;
   run_request req{request.task_id,
                   device_id,
-                  std::string(call.spec->name),
-                  call.spec->version,
+                  request.custom ? std::string("custom") : std::string(call.spec->name),
+                  request.custom ? 0 : call.spec->version,
                   {},
                   {},
                   {},
@@ -69,7 +90,9 @@ result<run_request> worker_slot::stage(const execution_request& request, const s
                   call.bytes_moved,
                   call.flops,
                   0,
-                  0};
+                  0,
+                  std::nullopt};
+  if (request.custom) req.custom = frame_code_of(request.custom->code);
   std::uint64_t end = 0;
   for (const auto& in : call.inputs) {
     req.inputs.push_back({std::string(in.name), in.type, in.shape, end, in.data.size()});
@@ -107,7 +130,7 @@ slot_result worker_slot::run(const execution_request& request, const std::string
     return r;
   }
   // The worker gets the whole budget; SIGKILL comes a grace later, so a backend that honours its deadline
-  // answers Timeout itself and its worker survives.
+  // answers Timeout itself (with its reason); that worker is replaced all the same (collect()).
   const auto now = backends::clock::now();
   const auto budget = request.deadline > now ? request.deadline - now : backends::clock::duration::zero();
   const auto grace = std::max<backends::clock::duration>(kill_grace_min_, budget / 4);
@@ -133,6 +156,13 @@ slot_result worker_slot::collect(const run_request& sent, backends::clock::time_
     kill_child(child_);
     return lose(protocol::result_status::kernel_error,
                 "worker sent a bad frame: " + (f ? "not a reply" : f.err().what()), true);
+  }
+  // A backend that honoured its deadline cannot cancel what it queued: a runaway kernel (a never-terminating
+  // custom kernel) keeps the device busy, and every later task would wait behind it. The worker goes too.
+  if (reply->status == protocol::result_status::timeout) {
+    kill_child(child_);
+    return lose(protocol::result_status::timeout,
+                "deadline passed (" + reply->error + "): the worker was killed and is restarted", false);
   }
   slot_result r;
   r.outcome.status = reply->status;

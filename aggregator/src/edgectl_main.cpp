@@ -35,7 +35,14 @@ int main(int argc, char** argv) {
   auto* ledger = app.add_subcommand("ledger", "the tamper-evident ledger");
   ledger->require_subcommand(1);
   auto* verify = ledger->add_subcommand("verify", "recompute the chain and checkpoints; names the first bad entry");
+  std::string code_key, spirv_file, opencl_file, entry;
+  auto* sign = app.add_subcommand("sign-code", "sign custom kernel code with a code key (offline; prints hex fields)");
+  sign->add_option("--code-key", code_key, "the code key's private PEM (mode 0600)")->required();
+  sign->add_option("--entry", entry, "the entry point / kernel name")->required();
+  sign->add_option("--spirv", spirv_file, "SPIR-V binary");
+  sign->add_option("--opencl", opencl_file, "OpenCL C source");
   CLI11_PARSE(app, argc, argv);
+  if (*sign) return edgectl::sign_code(code_key, spirv_file, opencl_file, entry);
 
   edgectl::context ctx;
   ctx.database = db_path;

@@ -77,6 +77,13 @@ const device_entry* device_selector::choose(std::string_view kernel, std::string
   return best_hinted ? best_hinted : best;
 }
 
+std::vector<const device_entry*> device_selector::devices_in(std::string_view resource_group) const {
+  std::vector<const device_entry*> out;
+  for (const auto& d : registry_.devices())
+    if ((resource_group.empty() || d.info.resource_group == resource_group) && allowed(d)) out.push_back(&d);
+  return out;
+}
+
 std::vector<std::string> device_selector::resource_groups() const {
   std::vector<std::string> groups;
   for (const auto& d : registry_.devices())

@@ -29,5 +29,8 @@ int agents(const context& ctx);
 int enroll(const context& ctx, const std::string& principal, std::uint32_t key_limit, std::uint32_t expires_days);
 int region_control(const context& ctx, std::uint8_t desired_state);
 int ledger_verify(const context& ctx);
+/// Prints code_key_id and code_signature (hex) of custom kernel code signed with the code key in `key_file`.
+int sign_code(const std::string& key_file, const std::string& spirv_file, const std::string& opencl_file,
+              const std::string& entry);
 
 }  // namespace ec::aggregator::edgectl

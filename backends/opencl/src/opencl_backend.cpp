@@ -73,10 +73,12 @@ opencl_backend::opencl_backend(const backend_options& options)
     summary.devices = ids.size();
     for (std::size_t d = 0; d < ids.size(); ++d) {
       auto device = opencl_device::create(platforms[p], ids[d], p, d, cache_.enabled() ? &cache_ : nullptr);
-      if (device)
+      if (device) {
+        (*device)->set_custom_quota(options.custom_cache_entries);
         devices_.push_back(std::move(*device));
-      else
+      } else {
         summary.failure += (summary.failure.empty() ? "" : "; ") + device.err().message;
+      }
     }
     summaries.push_back(std::move(summary));
   }

@@ -107,15 +107,36 @@ result<void> opencl_device::check_limits(const kernels::bound_call& call) const 
   return {};
 }
 
+void opencl_device::remember_custom(const std::string& key) {
+  custom_lru_.remove(key);
+  custom_lru_.push_front(key);
+  // A timed-out kernel may still run from an evicted program: OpenCL retains it until the command completes.
+  while (custom_lru_.size() > custom_quota_) {
+    kernels_.erase(custom_lru_.back());
+    custom_lru_.pop_back();
+  }
+}
+
+std::size_t opencl_device::custom_programs() const {
+  std::lock_guard lock(mutex_);
+  return custom_lru_.size();
+}
+
 result<opencl_device::compiled_kernel*> opencl_device::kernel_for(const kernels::kernel_spec& spec,
-                                                                  run_timings& timings) {
+                                                                  run_timings& timings, bool custom) {
   const program_identity identity{spec.opencl_source, build_options_, facts_.info.name, facts_.driver_version,
                                   facts_.platform_version};
-  const std::string key = protocol::to_hex(program_key(identity));
-  if (auto it = kernels_.find(key); it != kernels_.end()) return it->second.get();
+  // Custom keys also cover the entry name (the catalogue's is fixed by its source), and never meet catalogue keys.
+  const std::string key =
+      (custom ? "custom:" + std::string(spec.name) + ":" : std::string()) + protocol::to_hex(program_key(identity));
+  if (auto it = kernels_.find(key); it != kernels_.end()) {
+    if (custom) remember_custom(key);
+    return it->second.get();
+  }
 
   static const program_cache no_cache({}, 0);
-  auto built = build_program(context(), device_, identity, cache_ ? *cache_ : no_cache);
+  // Custom code never reaches the disk cache: its quota is the in-memory LRU alone.
+  auto built = build_program(context(), device_, identity, cache_ && !custom ? *cache_ : no_cache);
   if (!built) return built.err();
   timings.compile_us = built->build_us;
   switch (built->origin) {
@@ -141,10 +162,31 @@ result<opencl_device::compiled_kernel*> opencl_device::kernel_for(const kernels:
   if (clGetKernelInfo(entry->kernel.get(), CL_KERNEL_NUM_ARGS, sizeof entry->num_args, &entry->num_args, nullptr) !=
       CL_SUCCESS)
     entry->num_args = 0;
-  return kernels_.emplace(key, std::move(entry)).first->second.get();
+  auto* held = kernels_.emplace(key, std::move(entry)).first->second.get();
+  if (custom) remember_custom(key);
+  return held;
 }
 
 result<run_output> opencl_device::run(const kernels::bound_call& call, clock::time_point deadline) {
+  return run_bound(call, deadline, false);
+}
+
+// Before the build: the code is there, and the declared sizes fit (no clamping of a custom dispatch: custom
+// kernels need not loop grid-stride). run_bound then checks the buffers and the local size.
+result<run_output> opencl_device::run_custom(const custom_call& call, clock::time_point deadline) {
+  const custom_binding binding(call);
+  if (binding.spec().opencl_source.empty())
+    return fail(error_code::unsupported, "the custom kernel carries no OpenCL C");
+  const auto& b = binding.call();
+  for (std::size_t d = 0; d < 2; ++d)
+    if (b.groups[d] > max_groups_per_dim)
+      return fail(error_code::unsupported, "custom dispatch of " + std::to_string(b.groups[d]) +
+                                               " workgroups in dimension " + std::to_string(d) + " exceeds " +
+                                               std::to_string(max_groups_per_dim));
+  return run_bound(b, deadline, true);
+}
+
+result<run_output> opencl_device::run_bound(const kernels::bound_call& call, clock::time_point deadline, bool custom) {
   if (!call.spec) return fail(error_code::invalid_argument, "unbound call");
   const auto& spec = *call.spec;
   const std::string name(spec.name);
@@ -156,7 +198,7 @@ result<run_output> opencl_device::run(const kernels::bound_call& call, clock::ti
 
   std::lock_guard lock(mutex_);
   run_output out;
-  auto compiled = kernel_for(spec, out.timings);
+  auto compiled = kernel_for(spec, out.timings, custom);
   if (!compiled) return compiled.err();
   compiled_kernel& ck = **compiled;
   // A cold build can take most of a second; the program stays cached, so a retry starts straight away.

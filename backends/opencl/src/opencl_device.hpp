@@ -6,6 +6,8 @@
 // are shared; devices never share state except the (stateless, file-atomic) program cache.
 #pragma once
 
+#include <algorithm>
+#include <list>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -42,6 +44,13 @@ class opencl_device final : public device {
   [[nodiscard]] std::string id() const override { return id_; }
   [[nodiscard]] bool supports(const kernels::kernel_spec& kernel) const override;
   result<run_output> run(const kernels::bound_call& call, clock::time_point deadline) override;
+  /// Custom OpenCL C: sizes checked against the limits before the build, never cached on disk, kept built in an
+  /// LRU of custom_quota programs; local memory checked after the build and before the enqueue.
+  result<run_output> run_custom(const custom_call& call, clock::time_point deadline) override;
+  /// How many built custom programs a device keeps (backend_options::custom_cache_entries).
+  void set_custom_quota(std::uint32_t entries) { custom_quota_ = std::max<std::uint32_t>(entries, 1); }
+  /// Built custom programs held now (tests of the LRU bound).
+  [[nodiscard]] std::size_t custom_programs() const;
 
   /// Everything queried at creation, including the OpenCL C version kernels are compiled for.
   [[nodiscard]] const device_facts& facts() const { return facts_; }
@@ -62,7 +71,10 @@ class opencl_device final : public device {
 
   opencl_device(cl_device_id handle, device_facts facts, std::string id, const program_cache* cache);
   result<void> check_limits(const kernels::bound_call& call) const;
-  result<compiled_kernel*> kernel_for(const kernels::kernel_spec& spec, run_timings& timings);  // mutex held
+  result<compiled_kernel*> kernel_for(const kernels::kernel_spec& spec, run_timings& timings,
+                                      bool custom);  // mutex held
+  result<run_output> run_bound(const kernels::bound_call& call, clock::time_point deadline, bool custom);
+  void remember_custom(const std::string& key);  // mutex held
 
   cl_device_id device_;
   device_facts facts_;
@@ -76,6 +88,8 @@ class opencl_device final : public device {
   mutable std::mutex mutex_;                                         // guards everything below and every use of queue_
   std::map<std::string, std::unique_ptr<compiled_kernel>> kernels_;  // by program key (hex)
   program_stats stats_;
+  std::list<std::string> custom_lru_;  // keys of custom programs in kernels_, most recently used first
+  std::uint32_t custom_quota_ = 8;
 };
 
 }  // namespace ec::backends::opencl

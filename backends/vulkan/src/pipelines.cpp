@@ -2,6 +2,7 @@
 // local size; set 0 holds inputs then outputs as storage buffers; one push-constant block of 32-bit scalars.
 #include "pipelines.hpp"
 
+#include <algorithm>
 #include <vector>
 
 #include "vk_check.hpp"
@@ -13,6 +14,7 @@ pipeline_set::pipeline_set(const VolkDeviceTable& vk, VkDevice device, std::uint
 
 pipeline_set::~pipeline_set() {
   for (auto& [k, p] : pipelines_) destroy(p);
+  for (auto& [k, p] : custom_) destroy(p);
   if (cache_ != VK_NULL_HANDLE) vk_.vkDestroyPipelineCache(device_, cache_, nullptr);
 }
 
@@ -41,7 +43,43 @@ result<pipeline_set::lookup> pipeline_set::get(const kernels::kernel_spec& spec,
   // Keyed by the kernel's hash (SPIR-V included), not its name: a changed kernel never reuses a stale pipeline.
   const key k{kernels::kernel_hash(spec), spec.local.x, spec.local.y, bindings, push_bytes};
   if (const auto it = pipelines_.find(k); it != pipelines_.end()) return lookup{&it->second, false, false};
+  bool hit = false;
+  auto p = create(spec, bindings, push_bytes, "main", cache_, hit);
+  if (!p) return p.err();
+  dirty_ = true;
+  const auto it = pipelines_.emplace(k, *p).first;
+  return lookup{&it->second, true, hit};
+}
 
+result<pipeline_set::lookup> pipeline_set::get_custom(const kernels::kernel_spec& spec, std::uint32_t bindings,
+                                                      std::uint32_t push_bytes, const std::string& entry,
+                                                      std::uint32_t quota, bool may_evict) {
+  const key k{kernels::kernel_hash(spec), spec.local.x, spec.local.y, bindings, push_bytes};
+  if (const auto it = custom_.find(k); it != custom_.end()) {
+    custom_lru_.remove(k);
+    custom_lru_.push_front(k);
+    return lookup{&it->second, false, false};
+  }
+  bool hit = false;
+  auto p = create(spec, bindings, push_bytes, entry.c_str(), VK_NULL_HANDLE, hit);
+  if (!p) return p.err();
+  // Evict before inserting, never the new entry: the caller is about to use it.
+  while (may_evict && !custom_lru_.empty() && custom_lru_.size() >= std::max<std::uint32_t>(quota, 1)) {
+    const auto victim = custom_.find(custom_lru_.back());
+    if (victim != custom_.end()) {
+      destroy(victim->second);
+      custom_.erase(victim);
+    }
+    custom_lru_.pop_back();
+  }
+  custom_lru_.push_front(k);
+  const auto it = custom_.emplace(k, *p).first;
+  return lookup{&it->second, true, false};
+}
+
+result<compute_pipeline> pipeline_set::create(const kernels::kernel_spec& spec, std::uint32_t bindings,
+                                              std::uint32_t push_bytes, const char* entry, VkPipelineCache cache,
+                                              bool& cache_hit) {
   compute_pipeline p;
   p.bindings = bindings;
   p.push_bytes = push_bytes;
@@ -87,7 +125,7 @@ result<pipeline_set::lookup> pipeline_set::get(const kernels::kernel_spec& spec,
   ci.stage.sType = VK_STRUCTURE_TYPE_PIPELINE_SHADER_STAGE_CREATE_INFO;
   ci.stage.stage = VK_SHADER_STAGE_COMPUTE_BIT;
   ci.stage.module = module;
-  ci.stage.pName = "main";
+  ci.stage.pName = entry;
   ci.stage.pSpecializationInfo = &specialization;
   ci.layout = p.layout;
   // Creation feedback (core in 1.3) tells whether the VkPipelineCache supplied the pipeline.
@@ -98,16 +136,14 @@ result<pipeline_set::lookup> pipeline_set::get(const kernels::kernel_spec& spec,
   feedback.pipelineStageCreationFeedbackCount = 1;
   feedback.pPipelineStageCreationFeedbacks = &stage;
   if (api_version_ >= VK_API_VERSION_1_3) ci.pNext = &feedback;
-  const VkResult r = vk_.vkCreateComputePipelines(device_, cache_, 1, &ci, nullptr, &p.pipeline);
+  const VkResult r = vk_.vkCreateComputePipelines(device_, cache, 1, &ci, nullptr, &p.pipeline);
   vk_.vkDestroyShaderModule(device_, module, nullptr);  // the pipeline keeps what it needs
   if (r != VK_SUCCESS) return vk_error("vkCreateComputePipelines", r);
 
-  dirty_ = true;
-  const bool hit = (whole.flags & VK_PIPELINE_CREATION_FEEDBACK_VALID_BIT) &&
-                   (whole.flags & VK_PIPELINE_CREATION_FEEDBACK_APPLICATION_PIPELINE_CACHE_HIT_BIT);
+  cache_hit = (whole.flags & VK_PIPELINE_CREATION_FEEDBACK_VALID_BIT) &&
+              (whole.flags & VK_PIPELINE_CREATION_FEEDBACK_APPLICATION_PIPELINE_CACHE_HIT_BIT);
   guard.p = nullptr;
-  const auto it = pipelines_.emplace(k, p).first;
-  return lookup{&it->second, true, hit};
+  return p;
 }
 
 result<std::vector<std::uint8_t>> pipeline_set::cache_data() const {

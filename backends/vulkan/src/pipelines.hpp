@@ -6,8 +6,10 @@
 
 #include <array>
 #include <cstdint>
+#include <list>
 #include <map>
 #include <span>
+#include <string>
 #include <tuple>
 #include <vector>
 
@@ -41,6 +43,13 @@ class pipeline_set {
   };
   /// The pipeline of `spec` with `bindings` buffers and `push_bytes` of scalars, compiled on first use.
   result<lookup> get(const kernels::kernel_spec& spec, std::uint32_t bindings, std::uint32_t push_bytes);
+  /// The same for custom code with entry point `entry`: compiled outside the VkPipelineCache (custom code never
+  /// reaches the disk cache) and kept in an LRU of at most `quota` pipelines. `may_evict` is false while an
+  /// earlier run may still execute one of them (a timed-out dispatch): then nothing is destroyed yet.
+  result<lookup> get_custom(const kernels::kernel_spec& spec, std::uint32_t bindings, std::uint32_t push_bytes,
+                            const std::string& entry, std::uint32_t quota, bool may_evict);
+  /// Custom pipelines held now (tests).
+  [[nodiscard]] std::size_t custom_count() const { return custom_lru_.size(); }
 
   /// vkGetPipelineCacheData.
   result<std::vector<std::uint8_t>> cache_data() const;
@@ -51,11 +60,15 @@ class pipeline_set {
  private:
   using key = std::tuple<std::array<std::uint8_t, 32>, std::uint32_t, std::uint32_t, std::uint32_t, std::uint32_t>;
   void destroy(compute_pipeline& p) noexcept;
+  result<compute_pipeline> create(const kernels::kernel_spec& spec, std::uint32_t bindings, std::uint32_t push_bytes,
+                                  const char* entry, VkPipelineCache cache, bool& cache_hit);
   const VolkDeviceTable& vk_;
   VkDevice device_;
   std::uint32_t api_version_;
   VkPipelineCache cache_ = VK_NULL_HANDLE;
   std::map<key, compute_pipeline> pipelines_;
+  std::map<key, compute_pipeline> custom_;
+  std::list<key> custom_lru_;  // most recently used first
   bool dirty_ = false;
 };
 

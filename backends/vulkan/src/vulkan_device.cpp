@@ -8,6 +8,7 @@
 #include "buffers.hpp"
 #include "run_resources.hpp"
 #include "spirv_requirements.hpp"
+#include "spirv_validation.hpp"
 #include "vk_check.hpp"
 
 namespace ec::backends::vulkan {
@@ -44,7 +45,8 @@ vulkan_device::vulkan_device(instance& inst, device_caps caps, const backend_opt
       cache_file_(options.cache_dir.empty() ? std::filesystem::path{}
                                             : options.cache_dir / pipeline_cache_file_name(caps_.info.uuid),
                   options.cache_max_bytes,
-                  cache_identity{caps_.info.vendor_id, caps_.info.device_id, caps_.pipeline_cache_uuid}) {}
+                  cache_identity{caps_.info.vendor_id, caps_.info.device_id, caps_.pipeline_cache_uuid}),
+      custom_quota_(options.custom_cache_entries) {}
 
 result<std::unique_ptr<vulkan_device>> vulkan_device::create(instance& inst, device_caps caps,
                                                              const backend_options& options, bool force_staging) {
@@ -162,14 +164,55 @@ result<run_output> vulkan_device::run(const kernels::bound_call& call, clock::ti
   return out;
 }
 
-result<run_output> vulkan_device::run_locked(const kernels::bound_call& call, clock::time_point deadline) {
+// Custom code is checked in full before anything reaches the driver: the validator first (so malformed code is
+// always refused with its message, never misread by the capability scan), then sizes against the limits (no
+// clamping of the dispatch: custom kernels need not loop grid-stride), then the entry point.
+result<void> vulkan_device::check_custom(const custom_binding& binding) const {
+  const auto& call = binding.call();
+  if (binding.spec().spirv.empty()) return fail(error_code::unsupported, "the custom kernel carries no SPIR-V");
+  if (auto r = validate_spirv(binding.spec().spirv, caps_.api_version); !r) return r;
+  if (auto r = check_call(call); !r) return r;
+  const auto& max = caps_.limits.maxComputeWorkGroupCount;
+  for (std::size_t d = 0; d < 2; ++d)
+    if (call.groups[d] > max[d])
+      return fail(error_code::unsupported, "custom dispatch of " + std::to_string(call.groups[d]) +
+                                               " workgroups in dimension " + std::to_string(d) + " exceeds " +
+                                               caps_.info.name + "'s " + std::to_string(max[d]) +
+                                               " (maxComputeWorkGroupCount)");
+  return check_entry_point(binding.spec().spirv, binding.spec().name, binding.spec().local.x, binding.spec().local.y);
+}
+
+result<run_output> vulkan_device::run_custom(const custom_call& call, clock::time_point deadline) {
+  const custom_binding binding(call);
+  if (auto r = check_custom(binding); !r) return r.err();
+  if (clock::now() >= deadline) return fail(error_code::timeout, "deadline passed before the custom kernel started");
+  const std::lock_guard lock(mutex_);
+  reap_retired();
+  const std::string entry(binding.spec().name);
+  auto out = run_locked(binding.call(), deadline, &entry);
+  if (auto v = instance_.take_messages_as_error("run of custom kernel '" + entry + "'"); !v) return v.err();
+  return out;
+}
+
+std::size_t vulkan_device::custom_pipelines() const {
+  const std::lock_guard lock(mutex_);
+  return pipelines_->custom_count();
+}
+
+result<run_output> vulkan_device::run_locked(const kernels::bound_call& call, clock::time_point deadline,
+                                             const std::string* custom_entry) {
   run_output out;
   const auto bindings = static_cast<std::uint32_t>(call.inputs.size() + call.outputs.size());
   const auto push_bytes = static_cast<std::uint32_t>(call.scalars.size() * 4);
 
   auto start = clock::now();
-  auto got = pipelines_->get(*call.spec, bindings, push_bytes);
+  // A timed-out run may still execute a custom pipeline: none is destroyed until every such run has finished.
+  auto got = custom_entry ? pipelines_->get_custom(*call.spec, bindings, push_bytes, *custom_entry, custom_quota_,
+                                                   retired_.empty())
+                          : pipelines_->get(*call.spec, bindings, push_bytes);
   if (!got) return got.err();
+  // Compile time counts against the deadline (a cold custom pipeline may take most of it).
+  if (clock::now() >= deadline) return fail(error_code::timeout, "deadline passed while compiling the pipeline");
   if (got->created) {
     out.timings.compile_us = elapsed_us(start);
     ++stats_.pipelines_created;

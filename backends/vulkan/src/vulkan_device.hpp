@@ -49,6 +49,11 @@ class vulkan_device final : public device {
   /// Vulkan cannot cancel a dispatch: past the deadline run() returns `timeout` and the work's resources are
   /// freed by a later run once it has finished; the isolation layer kills the worker for a runaway kernel.
   result<run_output> run(const kernels::bound_call& call, clock::time_point deadline) override;
+  /// Custom SPIR-V: sizes checked against the limits, the module validated with SPIRV-Tools and its entry point
+  /// and local size checked, all before pipeline creation; pipelines kept in an LRU (custom_cache_entries).
+  result<run_output> run_custom(const custom_call& call, clock::time_point deadline) override;
+  /// Compiled custom pipelines held now (tests of the LRU bound).
+  [[nodiscard]] std::size_t custom_pipelines() const;
 
   [[nodiscard]] const device_caps& caps() const { return caps_; }
   /// True when tensors live in host-mapped device memory (no staging copies).
@@ -59,7 +64,10 @@ class vulkan_device final : public device {
   vulkan_device(instance& inst, device_caps caps, const backend_options& options);
   result<void> check_kernel(const kernels::kernel_spec& spec) const;
   result<void> check_call(const kernels::bound_call& call) const;
-  result<run_output> run_locked(const kernels::bound_call& call, clock::time_point deadline);
+  result<void> check_custom(const custom_binding& binding) const;
+  // `custom_entry` non-null: custom code, compiled outside the pipeline cache into the custom LRU.
+  result<run_output> run_locked(const kernels::bound_call& call, clock::time_point deadline,
+                                const std::string* custom_entry = nullptr);
   result<void> record_dispatch(run_resources& res, const compute_pipeline& p, const kernels::bound_call& call,
                                VkCommandBuffer cmd);
   void reap_retired();
@@ -76,6 +84,7 @@ class vulkan_device final : public device {
   std::unique_ptr<buffer_pool> pool_;
   pipeline_cache_file cache_file_;
   pipeline_cache_stats stats_;
+  std::uint32_t custom_quota_ = 8;
   mutable std::mutex mutex_;
   std::vector<std::unique_ptr<run_resources>> retired_;  // timed-out runs whose work may still be running
 };

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -16,7 +17,8 @@ namespace ec::agent {
 struct execution_request {
   std::string task_id;
   std::uint32_t attempt = 0;
-  kernels::bound_call call;
+  kernels::bound_call call;                     // catalogue kernels; call.spec is null for custom code
+  std::optional<backends::custom_call> custom;  // custom kernels (protocol.md): signed code, views into keep_alive
   std::string backend_hint;
   backends::clock::time_point deadline;
   std::shared_ptr<const void> keep_alive;  // owner of the bytes the call points into (the Task blob)

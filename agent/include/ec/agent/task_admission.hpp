@@ -9,6 +9,7 @@
 #include "ec/backends/selection.hpp"
 #include "ec/kernels/kernel_spec.hpp"
 #include "ec/protocol/message_views.hpp"
+#include "ec/protocol/trust_store.hpp"
 
 namespace ec::agent {
 
@@ -34,16 +35,21 @@ struct admission_result {
 
 class task_admission {
 public:
-  task_admission(const backends::device_selector& selector, admission_limits limits)
-      : selector_(selector), limits_(limits) {}
+  /// `code_trust` holds the keys trusted for custom code (message_kind::code); null: none.
+  task_admission(const backends::device_selector& selector, admission_limits limits,
+                 const protocol::trust_store* code_trust = nullptr)
+      : selector_(selector), limits_(limits), code_trust_(code_trust) {}
   /// Checks a task addressed (by its batch's topic) to `agent_id`, at aggregator time `aggregator_now_ms`.
   [[nodiscard]] admission_result check(const protocol::task_view& task, std::string_view agent_id,
                                        std::uint64_t aggregator_now_ms) const;
 
 private:
+  [[nodiscard]] admission_result check_custom(const protocol::task_view& task) const;
+  [[nodiscard]] std::string custom_device_problem(const protocol::task_view& task) const;
   [[nodiscard]] std::string device_limits_problem(const protocol::task_view& task, const kernels::bound_call& call) const;
   const backends::device_selector& selector_;
   admission_limits limits_;
+  const protocol::trust_store* code_trust_ = nullptr;
 };
 
 /// Upper bound of the serialized size of a Result carrying `outputs` (fields, device info, signature margin).

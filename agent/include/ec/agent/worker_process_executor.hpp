@@ -95,7 +95,8 @@ class worker_process_executor final : public executor {
   void slot_loop(slot& s);
   bool restart(slot& s);
   bool take_for(const std::string& group, pending& out, const backends::device_entry*& device);
-  [[nodiscard]] bool runnable_somewhere(std::string_view kernel, std::string_view hint) const;
+  [[nodiscard]] bool runnable_somewhere(const execution_request& request) const;
+  [[nodiscard]] const backends::device_entry* choose(const execution_request& request, const std::string& group) const;
   void record_failure(const std::string& group, const std::string& why, bool crashed, std::vector<pending>& orphans);
   std::vector<std::string> worker_args_for(const std::string& group) const;
   group_state& state_of(const std::string& group);

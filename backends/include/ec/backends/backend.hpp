@@ -17,6 +17,7 @@ struct backend_options {
   std::uint64_t cache_max_bytes = 64ull << 20;        // per backend; least recently used entries go first
   bool validation = false;                            // Vulkan: Khronos validation layer on, any message fails
   unsigned cpu_threads = 0;                           // CPU backend: worker threads (0: all cores)
+  std::uint32_t custom_cache_entries = 8;             // compiled custom kernels kept per device (LRU); never on disk
 };
 
 class backend {

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "ec/backends/custom_kernel.hpp"
 #include "ec/kernels/kernel_spec.hpp"
 #include "ec/protocol/error.hpp"
 #include "ec/protocol/messages.hpp"
@@ -40,6 +41,14 @@ public:
   /// Runs a bound call. Checks the call against the device's limits first (clear `unsupported` error), then
   /// compiles (cached), uploads, dispatches and downloads; fails with `timeout` when `deadline` passes first.
   virtual result<run_output> run(const kernels::bound_call& call, clock::time_point deadline) = 0;
+  /// Runs custom code (admission verified its signature): checks its declared sizes against the device's limits
+  /// and validates the code before compiling; compile time counts against `deadline`. Backends without custom
+  /// code support answer `unsupported`.
+  virtual result<run_output> run_custom(const custom_call& call, clock::time_point deadline) {
+    (void)call;
+    (void)deadline;
+    return fail(error_code::unsupported, id() + " does not run custom kernels");
+  }
 };
 
 }  // namespace ec::backends

@@ -7,7 +7,7 @@
 #include "ec/backends/backend.hpp"
 
 /// Bumped whenever backend.hpp, device.hpp or kernel_spec.hpp change in a way that breaks binary compatibility.
-#define EC_BACKEND_API_VERSION 1u
+#define EC_BACKEND_API_VERSION 2u  // 2: device::run_custom
 
 extern "C" {
 /// Returns EC_BACKEND_API_VERSION as the module was built.

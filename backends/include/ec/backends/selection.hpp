@@ -39,6 +39,9 @@ public:
   /// that backend has a passing device there. nullptr when no device qualifies.
   [[nodiscard]] const device_entry* choose(std::string_view kernel, std::string_view resource_group,
                                            std::string_view backend_hint = {}) const;
+  /// The devices config filters allow, in `resource_group` ("" every group), in registry order: the candidates
+  /// for custom kernels, which have no self-test verdicts.
+  [[nodiscard]] std::vector<const device_entry*> devices_in(std::string_view resource_group = {}) const;
   /// Every resource group, in the registry's device order.
   [[nodiscard]] std::vector<std::string> resource_groups() const;
   /// Names of the kernels that passed on `device` (its DeviceInfo.kernels).
