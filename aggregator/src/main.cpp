@@ -131,7 +131,11 @@ int run(const std::string& config_path) {
             {{"results_stored", std::to_string(c.results_stored)},
              {"units_validated", std::to_string(c.units_validated)},
              {"tasks_leased", std::to_string(c.tasks_leased)},
-             {"receipts", std::to_string(c.receipts_sent)}});
+             {"receipts", std::to_string(c.receipts_sent)},
+             {"results_redelivered", std::to_string(c.results_redelivered)},
+             {"results_refused", std::to_string(c.results_refused)},
+             {"messages_rejected", std::to_string(c.messages_rejected)},
+             {"hellos_refused", std::to_string(c.hellos_refused)}});
   return 0;
 }
 

@@ -143,20 +143,27 @@ error database::failure(std::string_view what) const {
 }
 
 result<transaction> transaction::begin(database& db) {
-  auto q = db.prepare("BEGIN IMMEDIATE");
+  const bool nested = in_transaction(db);
+  auto q = db.prepare(nested ? "SAVEPOINT ec_nested" : "BEGIN IMMEDIATE");
   if (!q) return q.err();
   if (auto r = q->run(); !r) return r.err();
-  return transaction(&db);
+  return transaction(&db, nested);
 }
 
 transaction::~transaction() {
   if (db_ == nullptr) return;
-  // A failed statement may already have rolled back; ROLLBACK then fails harmlessly.
-  if (sqlite3_get_autocommit(db_->handle()) == 0) (void)db_->exec("ROLLBACK", "rollback");
+  // A failed statement may already have rolled back the whole transaction; there is then nothing left to undo.
+  if (!in_transaction(*db_)) return;
+  if (nested_) {
+    // Undo this savepoint's changes only; the enclosing transaction goes on.
+    (void)db_->exec("ROLLBACK TO ec_nested; RELEASE ec_nested", "rollback to savepoint");
+  } else {
+    (void)db_->exec("ROLLBACK", "rollback");
+  }
 }
 
 result<void> transaction::commit() {
-  auto q = db_->prepare("COMMIT");
+  auto q = db_->prepare(nested_ ? "RELEASE ec_nested" : "COMMIT");
   if (!q) return q.err();
   if (auto r = q->run(); !r) return r.err();
   db_ = nullptr;

@@ -97,22 +97,29 @@ class database {
 };
 
 /// A write transaction (BEGIN IMMEDIATE, so two writers never deadlock upgrading a read lock); rolled back
-/// unless commit() succeeded.
+/// unless commit() succeeded. Begun inside another transaction (a storage_batch), it is a SAVEPOINT of it: its
+/// commit only releases the savepoint, and the enclosing transaction's commit makes it durable.
 class transaction {
  public:
   static result<transaction> begin(database& db);
-  transaction(transaction&& other) noexcept : db_(other.db_) { other.db_ = nullptr; }
+  transaction(transaction&& other) noexcept : db_(other.db_), nested_(other.nested_) { other.db_ = nullptr; }
   transaction& operator=(transaction&&) = delete;
   transaction(const transaction&) = delete;
   transaction& operator=(const transaction&) = delete;
   ~transaction();
-  /// Commits; with synchronous=FULL the commit is on disk when this returns.
+  /// Commits; with synchronous=FULL the commit is on disk when this returns (nested: releases the savepoint).
   result<void> commit();
+  /// True when this is a savepoint inside an enclosing transaction.
+  [[nodiscard]] bool nested() const { return nested_; }
 
  private:
-  explicit transaction(database* db) : db_(db) {}
+  transaction(database* db, bool nested) : db_(db), nested_(nested) {}
   database* db_;
+  bool nested_;
 };
+
+/// True while the connection is inside a transaction (BEGIN ... COMMIT not finished).
+inline bool in_transaction(const database& db) { return sqlite3_get_autocommit(db.handle()) == 0; }
 
 /// Maps a SQLite result code to the project's error codes.
 error_code code_of(int sqlite_rc) noexcept;

@@ -194,7 +194,13 @@ result<void> configure(sql::database& db, std::uint32_t busy_timeout_ms) {
   if (!row) return row.err();
   const std::string got = *row ? mode->col_text(0) : std::string();
   if (got != "wal") return fail(error_code::io_error, "sqlite: cannot enable WAL (journal_mode is '" + got + "')");
-  EC_SQL_TRY(db.exec("PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;", "pragmas"));
+  // temp_store=MEMORY keeps the savepoints' sub-journals (a storage_batch makes one per call) in memory: on disk
+  // they cost a temporary file and ~20 page writes per validated unit. They are discarded at commit or rollback
+  // either way, so durability is the same. A 16 MiB page cache (the default is 2 MiB) keeps a busy region's index
+  // pages in memory instead of reading them back from the OS for each result.
+  EC_SQL_TRY(
+      db.exec("PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; PRAGMA temp_store=MEMORY; PRAGMA cache_size=-16384;",
+              "pragmas"));
   return {};
 }
 

@@ -9,7 +9,9 @@
 namespace ec::aggregator {
 
 struct sqlite_storage::impl {
-  std::mutex mu;  // serialises every call on the one connection
+  // Serialises every call on the one connection; recursive, because a storage_batch holds it from begin_batch()
+  // to its end while the same thread makes its calls.
+  std::recursive_mutex mu;
   std::unique_ptr<sql::database> db;
   sqlite_open_report report;
 };
@@ -30,15 +32,21 @@ result<void> adjust_live(sql::database& db, const std::string& wu_id, int delta)
 /// WAL keeps commits in order, so a power loss can only drop a suffix of such decisions (start() decides those
 /// units again), and the next synchronous commit (a ResultBatch, before its Receipt) makes them durable too. One
 /// fsync per ResultBatch instead of one per validated unit (docs/performance.md, "Aggregator (issue 5)").
+/// Inside a storage_batch it does nothing: the batch's own synchronous commit covers the decision.
 class relaxed_sync {
  public:
-  explicit relaxed_sync(sql::database& db) : db_(db) { (void)db_.exec("PRAGMA synchronous=NORMAL", "relaxed sync"); }
-  ~relaxed_sync() { (void)db_.exec("PRAGMA synchronous=FULL", "full sync"); }
+  explicit relaxed_sync(sql::database& db) : db_(db), active_(!sql::in_transaction(db)) {
+    if (active_) (void)db_.exec("PRAGMA synchronous=NORMAL", "relaxed sync");
+  }
+  ~relaxed_sync() {
+    if (active_) (void)db_.exec("PRAGMA synchronous=FULL", "full sync");
+  }
   relaxed_sync(const relaxed_sync&) = delete;
   relaxed_sync& operator=(const relaxed_sync&) = delete;
 
  private:
   sql::database& db_;
+  bool active_;
 };
 
 /// Inserts ringer work units (and the paused ringer job on first use) inside the caller's transaction.

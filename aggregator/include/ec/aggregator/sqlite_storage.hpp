@@ -29,7 +29,8 @@ struct sqlite_open_report {
 /// SQLite storage. One connection per object, guarded by a mutex: every call is serialised, so one object may
 /// be shared by threads; several objects (or processes) on one file coordinate through SQLite's locks (write
 /// transactions are BEGIN IMMEDIATE and wait up to busy_timeout_ms). Each mutating call is one transaction
-/// committed with synchronous=FULL before it returns, so its effect survives a power cut.
+/// committed with synchronous=FULL before it returns, so its effect survives a power cut; inside a begin_batch()
+/// it is a savepoint of the batch's transaction instead, durable when the batch commits.
 class sqlite_storage final : public storage {
  public:
   /// Opens (or creates) the database and migrates it to sqlite_schema_version in one transaction; refuses a
@@ -40,6 +41,8 @@ class sqlite_storage final : public storage {
   sqlite_storage& operator=(const sqlite_storage&) = delete;
 
   [[nodiscard]] const sqlite_open_report& open_report() const;
+
+  result<std::unique_ptr<storage_batch>> begin_batch() override;
 
   result<void> ensure_principal(const std::string& name, principal_kind kind, std::uint64_t now_ms) override;
   result<void> admit_keys(std::span<const key_admission> keys, principal_kind kind, std::uint64_t now_ms) override;

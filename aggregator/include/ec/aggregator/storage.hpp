@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string>
@@ -256,10 +257,23 @@ struct expired_task {
   std::string agent_id;
 };
 
+/// Storage calls grouped into one transaction (a ResultBatch: its results and the validation of their units).
+/// Rolled back when destroyed before commit().
+class storage_batch {
+ public:
+  virtual ~storage_batch() = default;
+  /// Commits everything done since begin_batch(); durable (synchronous=FULL) when it returns.
+  virtual result<void> commit() = 0;
+};
+
 /// The aggregator's durable state. Implementations are safe to call from several threads (each says how).
 class storage {
  public:
   virtual ~storage() = default;
+
+  /// Starts a batch: the calling thread's storage calls until it ends join its transaction (each call keeps its
+  /// own all-or-nothing effect), and other threads' calls wait for it.
+  virtual result<std::unique_ptr<storage_batch>> begin_batch() = 0;
 
   // --- enrollment ---
   /// Adds a principal or confirms one of the same kind; a different kind for an existing name is refused.
