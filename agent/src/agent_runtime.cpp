@@ -34,7 +34,8 @@ agent_runtime::agent_runtime(runtime_parts parts)
       topics_(protocol::topics::for_region(parts_.config->agent.region).value()),
       admission_(*parts_.selector,
                  admission_limits{std::uint64_t{parts_.config->agent.max_task_validity_s} * 1000,
-                                  parts_.config->broker.max_payload_bytes, parts_.config->trust.allow_custom_kernels}) {
+                                  parts_.config->broker.max_payload_bytes, parts_.config->trust.allow_custom_kernels},
+                 parts_.trust) {
   if (!parts_.now_ms)
     parts_.now_ms = [] {
       return static_cast<std::uint64_t>(
@@ -52,6 +53,7 @@ result<void> agent_runtime::start() {
     last_control_seq_ = s.control_seq;
   });
   recover_unfinished();
+  if (auto r = start_owner_policy(); !r) return r;
   auto& session = *parts_.session;
   session.set_subscriptions({{topics_.tasks(agent_id_), 1},
                              {topics_.receipts(agent_id_), 1},
@@ -68,7 +70,13 @@ result<void> agent_runtime::start() {
   session.set_will_provider([this] { return make_will(); });
   if (auto r = session.start(); !r) return r;
   timer_ = std::thread([this] { timer_loop(); });
-  log(log_level::info, component, "agent started", {{"agent_id", agent_id_}, {"region", parts_.config->agent.region}});
+  // restart_reruns: tasks the journal held unfinished at start and ran again (the resilience suite counts them).
+  const auto recovered = stats();
+  log(log_level::info, component, "agent started",
+      {{"agent_id", agent_id_},
+       {"region", parts_.config->agent.region},
+       {"restart_reruns", recovered.restart_reruns},
+       {"restart_cancelled", recovered.restart_cancelled}});
   return {};
 }
 
@@ -101,7 +109,7 @@ runtime_stats agent_runtime::stats() const {
 
 protocol::agent_state agent_runtime::state() const {
   std::lock_guard lock(mu_);
-  return state_;
+  return effective_state_locked();
 }
 
 transport::will_options agent_runtime::make_will() {
@@ -142,7 +150,8 @@ protocol::bytes agent_runtime::sealed_hello(bool online, std::uint64_t seq) {
   h.online = online;
   {
     std::lock_guard lock(mu_);
-    h.state = state_;
+    h.state = effective_state_locked();
+    h.paused_reason = paused_reason_locked();
     h.last_control_seq = last_control_seq_;
   }
   h.spool_bytes = parts_.spool->stats().spooled_bytes;
@@ -221,6 +230,7 @@ void agent_runtime::timer_loop() {
     if (const auto t = now(); t - housekeeping_ms_ >= 1000) {
       housekeeping_ms_ = t;
       guard_.forget_expired(clock_.now(t));
+      update_owner_policy(t);
       if (auto r = parts_.journal_store->maybe_compact(t); !r)
         log(log_level::error, component, "journal compaction failed", {{"error", r.err().what()}});
     }
@@ -242,6 +252,7 @@ void agent_runtime::write_status_file(bool force) {
   line("agent_id", agent_id_);
   line("state", state_names[static_cast<int>(state())]);
   line("connected", session.connected ? "yes" : "no");
+  text += owner_status_lines();
   line("tasks_admitted", std::to_string(st.tasks_admitted));
   line("tasks_answered", std::to_string(st.tasks_answered));
   line("tasks_dropped", std::to_string(st.tasks_dropped + st.tasks_replayed));

@@ -314,12 +314,85 @@ const std::array keys{
                    .min_value = 1,
                    .max_value = 100'000,
                    .field = EC_FIELD(log.rate_limit_per_s)},
+    // [policy]: the owner policy (docs/owner-policy.md)
+    key_descriptor{.name = "policy.enabled",
+                   .type = boolean,
+                   .default_text = "true",
+                   .doc = "Pause work when the owner's conditions below say so (power, heat, network, time, "
+                          "other work); false ignores them all.",
+                   .field = EC_FIELD(policy.enabled)},
+    key_descriptor{.name = "policy.sysfs_root",
+                   .type = string,
+                   .default_text = R"("/")",
+                   .doc = "Absolute folder under which `sys/class/power_supply`, `sys/class/thermal`, "
+                          "`proc/loadavg` and the power sensors are read; tests point it at fake files.",
+                   .field = EC_FIELD(policy.sysfs_root)},
+    key_descriptor{.name = "policy.hysteresis_s",
+                   .type = integer,
+                   .default_text = "300",
+                   .doc = "Seconds a pausing condition must stay clear before work resumes; pausing is immediate.",
+                   .min_value = 0,
+                   .max_value = 86400,
+                   .field = EC_FIELD(policy.hysteresis_s)},
+    key_descriptor{.name = "policy.pause_on_battery",
+                   .type = boolean,
+                   .default_text = "false",
+                   .doc = "Pause whenever the device runs on battery, whatever its charge.",
+                   .field = EC_FIELD(policy.pause_on_battery)},
+    key_descriptor{.name = "policy.min_battery_percent",
+                   .type = integer,
+                   .default_text = "30",
+                   .doc = "On battery below this charge (percent), pause; on mains the charge does not matter. 0 "
+                          "never pauses for charge.",
+                   .min_value = 0,
+                   .max_value = 100,
+                   .field = EC_FIELD(policy.min_battery_percent)},
+    key_descriptor{.name = "policy.max_temperature_c",
+                   .type = integer,
+                   .default_text = "80",
+                   .doc = "Pause when the hottest thermal zone, or the host-fed temperature, is above this "
+                          "(degrees Celsius).",
+                   .min_value = 1,
+                   .max_value = 150,
+                   .field = EC_FIELD(policy.max_temperature_c)},
+    key_descriptor{.name = "policy.pause_on_metered",
+                   .type = boolean,
+                   .default_text = "true",
+                   .doc = "Pause while the host says the network is metered (cellular).",
+                   .field = EC_FIELD(policy.pause_on_metered)},
+    key_descriptor{.name = "policy.run_windows",
+                   .type = string_list,
+                   .default_text = "[]",
+                   .doc = "Local-time windows in which work is allowed, such as `\"Mon-Fri 22:00-07:00\"` or "
+                          "`\"Sat,Sun 00:00-24:00\"`; outside all of them, pause. Empty: any time.",
+                   .field = EC_FIELD(policy.run_windows)},
+    key_descriptor{.name = "policy.pause_windows",
+                   .type = string_list,
+                   .default_text = "[]",
+                   .doc = "Local-time windows in which work never runs (same form as `run_windows`).",
+                   .field = EC_FIELD(policy.pause_windows)},
+    key_descriptor{.name = "policy.max_cpu_load_percent",
+                   .type = integer,
+                   .default_text = "0",
+                   .doc = "Pause when the 1-minute load average, less the agent's own running tasks, is above this "
+                          "percentage of the CPUs. 0 is off.",
+                   .min_value = 0,
+                   .max_value = 10000,
+                   .field = EC_FIELD(policy.max_cpu_load_percent)},
+    key_descriptor{.name = "policy.max_gpu_busy_percent",
+                   .type = integer,
+                   .default_text = "0",
+                   .doc = "Pause when a GPU that reports its utilisation is busier than this while the agent runs "
+                          "nothing. 0 is off.",
+                   .min_value = 0,
+                   .max_value = 100,
+                   .field = EC_FIELD(policy.max_gpu_busy_percent)},
 };
 #pragma GCC diagnostic pop
 
 #undef EC_FIELD
 
-constexpr std::array<std::string_view, 1> reserved_tables{"policy"};
+constexpr std::array<std::string_view, 0> reserved_tables{};  // none now: [policy] became the owner policy
 
 std::string_view section_of(std::string_view name) { return name.substr(0, name.rfind('.')); }
 std::string_view leaf_of(std::string_view name) { return name.substr(name.rfind('.') + 1); }

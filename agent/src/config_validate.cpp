@@ -14,6 +14,7 @@
 #include "config_detail.hpp"
 #include "ec/agent/config.hpp"
 #include "ec/agent/log.hpp"
+#include "ec/agent/time_window.hpp"
 #include "ec/protocol/topics.hpp"
 
 namespace ec::agent {
@@ -256,6 +257,13 @@ void validate_into(const agent_config& config, problems& out) {
   if (!config.devices.backend.empty() &&
       std::find(disabled.begin(), disabled.end(), config.devices.backend) != disabled.end())
     out.add("devices.backend", quote(config.devices.backend) + " is also in devices.disabled_backends");
+  if (config.policy.sysfs_root.empty() || config.policy.sysfs_root.front() != '/')
+    out.add("policy.sysfs_root", quote(config.policy.sysfs_root) + " must be an absolute path");
+  const std::pair<std::string_view, const std::vector<std::string>*> window_keys[] = {
+      {"policy.run_windows", &config.policy.run_windows}, {"policy.pause_windows", &config.policy.pause_windows}};
+  for (const auto& [key, list] : window_keys)
+    for (const auto& w : *list)
+      if (auto parsed = parse_time_window(w); !parsed) out.add(key, quote(w) + ": " + parsed.err().message);
 }
 
 }  // namespace detail

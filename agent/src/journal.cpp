@@ -10,6 +10,7 @@
 #include <cerrno>
 
 #include "durable_file.hpp"
+#include "ec/common/failpoint.hpp"
 #include "journal_codec.hpp"
 
 namespace ec::agent {
@@ -87,6 +88,15 @@ bool worth_preserving(protocol::byte_span file, const scan_result& s, std::uint3
     }
   }
   return false;
+}
+
+// Failpoint agent.journal_mid_record: the first half of a commit's first record reaches the disk, a torn tail.
+[[maybe_unused]] void write_torn_record(int fd, const bytes& out, const journal_record& first, std::uint64_t at,
+                                        const fs::path& path) {
+  bytes frame;
+  detail::encode_frame(frame, first, false);
+  const auto half = protocol::byte_span(out).first(std::max<std::size_t>(1, frame.size() / 2));
+  if (detail::write_all_at(fd, half, at, path)) ::fdatasync(fd);
 }
 
 }  // namespace
@@ -182,6 +192,7 @@ result<void> journal::commit_locked() {
   }
   auto groups = std::move(buffer_);
   buffer_.clear();
+  EC_FAILPOINT_WITH("agent.journal_mid_record", write_torn_record(fd_, out, groups.front().front(), end_, path_));
   if (auto w = detail::write_all_at(fd_, out, end_, path_); !w) {
     // Leave no partial group behind for the next commit to follow; replay would cut it anyway.
     if (::ftruncate(fd_, static_cast<off_t>(end_)) != 0) failed_ = w.err().message;

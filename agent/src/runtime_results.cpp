@@ -5,6 +5,7 @@
 
 #include "ec/agent/agent_runtime.hpp"
 #include "ec/agent/log.hpp"
+#include "ec/common/failpoint.hpp"
 #include "ec/protocol/envelope.hpp"
 #include "ec/protocol/message_views.hpp"
 
@@ -73,7 +74,10 @@ void agent_runtime::flush_results(bool force) {
     stats_.results_spooled += take.size();
     ++stats_.batches_published;
   }
+  if (parts_.on_result_spooled)
+    for (const auto& p : take) parts_.on_result_spooled(p.entry, p.blob);
   write_status_file(true);  // before publishing: whoever sees the results can trust the status to count them
+  EC_FAILPOINT("agent.after_journal_before_publish");
   if (auto r = parts_.session->publish(topics_.results(), *sealed, 1); !r)
     log_remote(log_level::warn, component, "result batch queued for republish", {{"error", r.err().what()}});
 }
@@ -101,6 +105,7 @@ void agent_runtime::republish_due() {
 void agent_runtime::handle_receipt(std::span<const std::uint8_t> payload) {
   auto opened = open_message(payload, protocol::message_kind::receipt, agent_id_);
   if (!opened) return;
+  EC_FAILPOINT("agent.after_publish_before_receipt");  // the aggregator has our batch; we have not released it
   const auto r = protocol::receipt_view(opened->body).decode();
   {
     std::lock_guard lock(mu_);
@@ -158,8 +163,9 @@ void agent_runtime::apply_state(protocol::agent_state desired) {
     std::lock_guard lock(mu_);
     state_ = desired;
   }
-  parts_.exec->set_paused(desired == protocol::agent_state::pause);
+  sync_executor_pause();  // paused while this Control or the owner policy says so
   if (desired == protocol::agent_state::drain) parts_.exec->drain();
+  if (parts_.on_state_applied) parts_.on_state_applied(desired);
 }
 
 }  // namespace ec::agent

@@ -3,6 +3,7 @@
 // log); a first-seen task we will not run is answered at once so the aggregator can reassign it.
 #include <algorithm>
 
+#include "custom_kernels.hpp"
 #include "ec/agent/agent_runtime.hpp"
 #include "ec/agent/log.hpp"
 #include "ec/protocol/digests.hpp"
@@ -117,6 +118,7 @@ void agent_runtime::submit(std::shared_ptr<const protocol::bytes> blob, kernels:
   req.task_id = std::string(task.task_id());
   req.attempt = task.attempt();
   req.call = std::move(call);
+  req.custom = custom_call_for(task);  // custom kernels run their signed code (call.spec is null)
   req.backend_hint =
       parts_.config->devices.backend.empty() ? std::string(task.backend_hint()) : parts_.config->devices.backend;
   req.deadline = backends::clock::now() + std::chrono::milliseconds(std::min(runtime, left));
@@ -183,7 +185,7 @@ void agent_runtime::maybe_request_work() {
   protocol::work_request req;
   {
     std::lock_guard lock(mu_);
-    if (stopping_ || !connected_ || state_ != protocol::agent_state::run) return;
+    if (stopping_ || !connected_ || effective_state_locked() != protocol::agent_state::run) return;
     const auto t = now();
     if (!outstanding_request_.empty()) {
       if (t - request_sent_ms_ < parts_.config->agent.work_request_resend_ms) return;  // resend, same id

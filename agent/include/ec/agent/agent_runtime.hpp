@@ -7,6 +7,7 @@
 #include <condition_variable>
 #include <functional>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -15,7 +16,10 @@
 
 #include "ec/agent/aggregator_clock.hpp"
 #include "ec/agent/config.hpp"
+#include "ec/agent/energy_meter.hpp"
 #include "ec/agent/executor.hpp"
+#include "ec/agent/host_signals.hpp"
+#include "ec/agent/owner_policy.hpp"
 #include "ec/agent/replay_guard.hpp"
 #include "ec/agent/result_builder.hpp"
 #include "ec/agent/result_spool.hpp"
@@ -40,6 +44,11 @@ struct runtime_parts {
   transport::mqtt_session* session = nullptr;
   std::function<std::uint64_t()> now_ms;  // wall clock, ms since the epoch (injectable for tests)
   std::filesystem::path status_file;      // rewritten every few seconds for `edge-agent status` ("" = none)
+  std::shared_ptr<host_signals> host_feed;  // host-fed owner signals (the C API); null = sysfs only
+  // For an embedding host (the C API): each result once its batch is durable in the spool (on the thread that
+  // spooled it), and each state applied by a Control. Must not call back into the runtime.
+  std::function<void(const result_entry&, protocol::byte_span result_blob)> on_result_spooled;
+  std::function<void(protocol::agent_state)> on_state_applied;
 };
 
 /// Counters for `status`, logs and tests.
@@ -65,7 +74,10 @@ class agent_runtime {
   void stop(bool drain);
   [[nodiscard]] runtime_stats stats() const;
   [[nodiscard]] const std::string& agent_id() const { return agent_id_; }
+  /// The state in effect: the aggregator's Control state, turned to pause while the owner policy pauses.
   [[nodiscard]] protocol::agent_state state() const;
+  /// Why the agent is paused ("" when it is not): the aggregator's Control, the owner policy, or both.
+  [[nodiscard]] std::string paused_reason() const;
 
  private:
   struct pending_result {
@@ -111,6 +123,15 @@ class agent_runtime {
   void handle_control(std::span<const std::uint8_t> payload, bool region_wide);
   void apply_state(protocol::agent_state desired);
 
+  // owner policy and energy (runtime_policy.cpp)
+  result<void> start_owner_policy();
+  void update_owner_policy(std::uint64_t now_ms);
+  // Pauses the executor while the Control or the owner says so; one caller at a time (pause_mu_).
+  void sync_executor_pause();
+  [[nodiscard]] protocol::agent_state effective_state_locked() const;
+  [[nodiscard]] std::string paused_reason_locked() const;
+  [[nodiscard]] std::string owner_status_lines();
+
   result<protocol::opened_envelope> open_message(std::span<const std::uint8_t> payload, protocol::message_kind kind,
                                                  std::string_view topic_agent_id);
 
@@ -142,6 +163,15 @@ class agent_runtime {
   std::uint64_t status_written_ms_ = 0;
   std::uint64_t housekeeping_ms_ = 0;  // last replay-guard expiry and compaction check (timer thread only)
   std::mutex status_mu_;               // one writer of the status file at a time (timer, spool and receipt paths)
+  std::optional<owner_policy> policy_;  // timer thread only (and start() before it)
+  std::optional<energy_meter> energy_;  // timer thread only
+  // Copies for the hello and the status file, which other threads write: under mu_.
+  owner_verdict owner_;
+  owner_readings owner_readings_;
+  std::uint64_t owner_resume_s_ = 0;
+  std::string energy_source_ = "none";
+  std::optional<double> energy_total_j_, energy_busy_j_;  // busy: sampled while a task ran; nothing: no sensor
+  std::mutex pause_mu_;  // orders the executor's set_paused calls from the Control and the policy
   std::thread timer_;
 };
 

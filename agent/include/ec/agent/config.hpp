@@ -88,6 +88,21 @@ struct log_config {
   std::uint32_t rate_limit_per_s = 10;  // per (component, message) for anything a remote peer can trigger
 };
 
+/// `[policy]`: when the device's owner lets the agent work (docs/owner-policy.md).
+struct policy_config {
+  bool enabled = true;                       // evaluate the owner policy at all
+  std::string sysfs_root = "/";              // where sys/ and proc/ are read (tests point it at fake files)
+  std::uint32_t hysteresis_s = 300;          // a condition must stay clear this long before work resumes
+  bool pause_on_battery = false;             // pause whenever on battery, whatever the charge
+  std::uint32_t min_battery_percent = 30;    // on battery below this charge: pause (0 = never for charge)
+  std::uint32_t max_temperature_c = 80;      // hottest thermal zone (or host-fed reading) above this: pause
+  bool pause_on_metered = true;              // host-fed metered network: pause
+  std::vector<std::string> run_windows;      // work only inside these ("Mon-Fri 22:00-07:00"); [] = any time
+  std::vector<std::string> pause_windows;    // never work inside these
+  std::uint32_t max_cpu_load_percent = 0;    // others' 1-min load average per CPU above this: pause (0 = off)
+  std::uint32_t max_gpu_busy_percent = 0;    // GPU busy with others' work above this: pause (0 = off)
+};
+
 /// Everything the agent reads from its configuration. Default-constructed = the documented defaults.
 struct agent_config {
   broker_config broker;
@@ -96,6 +111,7 @@ struct agent_config {
   spool_config spool;
   devices_config devices;
   log_config log;
+  policy_config policy;
 };
 
 /// The TOML type a key takes; the environment and the command line use the same names as text.
