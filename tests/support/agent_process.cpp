@@ -78,9 +78,10 @@ pid_t spawn_logged(const std::vector<std::string>& argv, const fs::path& out, co
   for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
   args.push_back(nullptr);
   auto env_strings = child_environment();
-  for (const auto& [name, value] : extra_env) {
-    std::erase_if(env_strings, [&](const std::string& e) { return e.starts_with(name + "="); });
-    if (!value.empty()) env_strings.push_back(name + "=" + value);
+  for (const auto& entry : extra_env) {  // no structured binding: clang 14 cannot capture one in the lambda
+    const std::string prefix = entry.first + "=";
+    std::erase_if(env_strings, [&](const std::string& e) { return e.starts_with(prefix); });
+    if (!entry.second.empty()) env_strings.push_back(prefix + entry.second);
   }
   std::vector<char*> envp;
   for (auto& e : env_strings) envp.push_back(e.data());
