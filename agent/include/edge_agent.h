@@ -49,7 +49,9 @@ typedef enum edge_agent_status {
   EDGE_AGENT_ERR_SIGNER = 5,           /* the host signer's key is invalid, or its signature failed or did not verify */
   EDGE_AGENT_ERR_START = 6,            /* the agent could not be assembled or started (journal, devices, broker) */
   EDGE_AGENT_ERR_IN_CALLBACK = 7,      /* not allowed from inside this callback (see the threading rules) */
-  EDGE_AGENT_ERR_INTERNAL = 8          /* an unexpected failure inside the library */
+  EDGE_AGENT_ERR_INTERNAL = 8,         /* an unexpected failure inside the library */
+  /* Not a status: makes every int value a valid edge_agent_status, so the library can name an unknown one. */
+  EDGE_AGENT_STATUS_FORCE_INT_ = 0x7fffffff
 } edge_agent_status;
 
 /* Log severities, most severe first. */

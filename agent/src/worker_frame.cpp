@@ -145,7 +145,10 @@ result<frame> decode_body(const w::RunRequest& m) {
     code.opencl_c = str(c->opencl_c());
     code.entry = str(c->entry());
     if (c->local()) code.local.assign(c->local()->begin(), c->local()->end());
-    if (c->global()) code.global.assign(c->global()->begin(), c->global()->end());
+    if (const auto* g = c->global()) {  // 8-byte elements, possibly misaligned in a corrupted frame (see shapes)
+      code.global.resize(g->size());
+      if (!code.global.empty()) std::memcpy(code.global.data(), g->Data(), code.global.size() * sizeof(std::uint64_t));
+    }
     r.custom = std::move(code);
   }
   return frame{std::move(r)};

@@ -59,6 +59,8 @@ const char* edge_agent_status_name(edge_agent_status status) {
       return "EDGE_AGENT_ERR_IN_CALLBACK";
     case EDGE_AGENT_ERR_INTERNAL:
       return "EDGE_AGENT_ERR_INTERNAL";
+    case EDGE_AGENT_STATUS_FORCE_INT_:
+      break;
   }
   return "EDGE_AGENT_ERR_UNKNOWN";
 }
