@@ -131,6 +131,21 @@ TEST_CASE("agents SIGKILLed at random moments and restarted: every unit validate
   }
   INFO(r.diagnostics());
   CHECK(restarts.size() >= kill_target);
+  // Every agent's last restart delivers too: on a fast machine the open work can run out before a just-restarted
+  // agent gets a lease, so work stays topped up until each agent has a result since its last start.
+  const bool all_delivered = agg::poll_until(
+      [&] {
+        const auto c = r.counts(jobs.back());
+        if (c.pending + c.running < 24) jobs.push_back(next_job());
+        for (std::size_t i = 0; i < agent_count; ++i) {
+          const auto per_agent = results_since(r, last_start_ms[i]);
+          const auto it = per_agent.find(r.agent(i).agent_id());
+          if (it == per_agent.end() || it->second == 0) return false;
+        }
+        return true;
+      },
+      std::chrono::seconds(120), 20ms);
+  CHECK(all_delivered);
 
   bool done = true;
   for (const auto& job : jobs) done = done && r.wait_validated(job, std::chrono::seconds(120));
