@@ -142,7 +142,6 @@ result<std::unique_ptr<agent_assembly>> agent_assembly::build(const agent_config
   if (!spool) return in_step(spool.err(), "cannot open the result spool");
   a->spool_ = std::move(*spool);
   a->exec_ = make_executor(c, a->devices_);
-  if (options.wrap_executor) a->exec_ = options.wrap_executor(std::move(a->exec_));
   a->session_ = std::make_unique<transport::mqtt_session>(std::move(*session));
 
   runtime_parts parts;

@@ -1,6 +1,7 @@
-// The runtime's side of the owner policy and the energy meter: evaluated once a second by the timer thread; the
-// agent pulls no work and the executor starts no queued task while either the aggregator's Control or the owner
-// policy says pause (running tasks finish). The reason goes into the hello and `edge-agent status`.
+// The runtime's pause sources and the energy meter. The owner policy is evaluated once a second by the timer thread;
+// the host's pause (C API) is set by the host. The agent pulls no work and the executor starts no queued task while
+// the aggregator's Control, the owner policy or the host says pause (running tasks finish). The reason goes into
+// the hello and `edge-agent status`.
 #include <cstdio>
 #include <thread>
 
@@ -64,6 +65,21 @@ void agent_runtime::update_owner_policy(std::uint64_t now_ms) {
   if (!changed) return;
   log(log_level::info, component, verdict.paused ? "owner policy pauses work" : "owner policy resumes work",
       {{"reason", verdict.reason}});
+  announce_pause_change();
+}
+
+void agent_runtime::set_host_paused(bool paused) {
+  {
+    std::lock_guard lock(mu_);
+    if (host_paused_ == paused) return;
+    host_paused_ = paused;
+  }
+  log(log_level::info, component, paused ? "host pauses work" : "host resumes work");
+  announce_pause_change();
+  if (!paused) maybe_request_work();
+}
+
+void agent_runtime::announce_pause_change() {
   sync_executor_pause();
   if (!timer_.joinable()) return;  // not started yet: the first hello tells the aggregator
   bool connected = false;
@@ -80,13 +96,13 @@ void agent_runtime::sync_executor_pause() {
   bool paused = false;
   {
     std::lock_guard lock(mu_);
-    paused = state_ == protocol::agent_state::pause || owner_.paused;
+    paused = state_ == protocol::agent_state::pause || owner_.paused || host_paused_;
   }
   parts_.exec->set_paused(paused);
 }
 
 protocol::agent_state agent_runtime::effective_state_locked() const {
-  if (state_ == protocol::agent_state::run && owner_.paused) return protocol::agent_state::pause;
+  if (state_ == protocol::agent_state::run && (owner_.paused || host_paused_)) return protocol::agent_state::pause;
   return state_;
 }
 
@@ -94,6 +110,7 @@ std::string agent_runtime::paused_reason_locked() const {
   std::string reason;
   if (state_ == protocol::agent_state::pause) reason = "aggregator control";
   if (owner_.paused) reason += (reason.empty() ? "owner: " : "; owner: ") + owner_.reason;
+  if (host_paused_) reason += reason.empty() ? "host application" : "; host application";
   return reason;
 }
 

@@ -195,6 +195,22 @@ int ec_region_wait_hello(ec_region* r, const char* agent_id, int timeout_ms) {
                   [&] { return r->aggregator->wait_hello(agent_id, std::chrono::milliseconds(timeout_ms)) ? 1 : 0; });
 }
 
+int ec_region_wait_hello_paused(ec_region* r, const char* agent_id, const char* reason, int timeout_ms) {
+  return reported("wait hello paused", 0, [&] {
+    const std::string want(reason);
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+    while (std::chrono::steady_clock::now() < deadline) {
+      const auto a = r->aggregator->agent(agent_id);
+      const bool paused = a && a->online && a->state == ec::protocol::agent_state::pause;
+      if (a && a->online && (want.empty() ? !paused && a->paused_reason.empty()
+                                          : paused && a->paused_reason.find(want) != std::string::npos))
+        return 1;
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));  // polls the aggregator's record of the hellos
+    }
+    return 0;
+  });
+}
+
 int ec_region_queue_small_tasks(ec_region* r, const char* agent_id, const char* prefix, int count) {
   return queue(r, agent_id, prefix, count, false);
 }

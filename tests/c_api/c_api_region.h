@@ -24,6 +24,9 @@ char* ec_region_agent_config(ec_region* region, const char* name, const char* pa
 int ec_region_add_agent(ec_region* region, const char* agent_id, const char* password);
 /* Waits for the agent's online hello; 1 if it came. */
 int ec_region_wait_hello(ec_region* region, const char* agent_id, int timeout_ms);
+/* Waits until the agent's last online hello says paused with a reason containing `reason`, or (reason "") says
+ * running; 1 if so. */
+int ec_region_wait_hello_paused(ec_region* region, const char* agent_id, const char* reason, int timeout_ms);
 /* Queues `count` small copy tasks named prefix-0.. for the agent; 0 on success. */
 int ec_region_queue_small_tasks(ec_region* region, const char* agent_id, const char* prefix, int count);
 /* Queues `count` slow Mandelbrot tasks (each around a second of CPU in a debug build); 0 on success. */

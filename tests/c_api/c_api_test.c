@@ -317,6 +317,8 @@ static void policy_feed_shows_in_stats_and_pause_holds_work(void** state) {
   /* The host's pause: no task runs while paused; resumed, the queued tasks run. */
   assert_int_equal(edge_agent_pause(agent), EDGE_AGENT_OK);
   assert_int_equal(stats_now().state, EDGE_AGENT_STATE_PAUSED);
+  /* The aggregator hears of it: the hello says paused, and why. */
+  assert_true(ec_region_wait_hello_paused(region, agent_id, "host application", 10000));
   assert_int_equal(ec_region_queue_small_tasks(region, agent_id, "held", 2), 0);
   const long hold_until = now_ms() + 1500;
   while (now_ms() < hold_until) {
@@ -325,6 +327,7 @@ static void policy_feed_shows_in_stats_and_pause_holds_work(void** state) {
     sleep_ms(50);
   }
   assert_int_equal(edge_agent_resume(agent), EDGE_AGENT_OK);
+  assert_true(ec_region_wait_hello_paused(region, agent_id, "", 10000));
   assert_true(ec_region_wait_accepted(region, agent_id, 2, result_ms));
   /* The owner policy reads the fed battery: low on battery pauses, mains resumes (after the hysteresis). */
   assert_int_equal(edge_agent_feed_power(agent, 1, 10.0), EDGE_AGENT_OK);

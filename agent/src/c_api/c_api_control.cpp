@@ -16,7 +16,8 @@ edge_agent_status set_host_paused(edge_agent* agent, bool paused) {
     std::lock_guard lock(agent->mu);
     if (agent->host_paused == paused) return ok_call();
     agent->host_paused = paused;  // also honoured by the next start while stopped
-    if (agent->gate) agent->gate->set_host_paused(paused);
+    // The runtime's third pause source: never calls back into the C API, so agent->mu may be held.
+    if (agent->assembly) agent->assembly->runtime().set_host_paused(paused);
     running = agent->assembly != nullptr;
     state = current_state_locked(*agent);
   }

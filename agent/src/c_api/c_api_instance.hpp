@@ -11,7 +11,6 @@
 #include "ec/agent/host_signals.hpp"
 #include "edge_agent.h"
 #include "event_dispatcher.hpp"
-#include "host_paused_executor.hpp"
 
 /// The handle's definition (global namespace: the C header declares `struct edge_agent`).
 struct edge_agent {
@@ -28,7 +27,6 @@ struct edge_agent {
   std::mutex lifecycle_mu;  // start, stop and destroy, one at a time (held through a drain)
   std::mutex mu;            // the fields below; never held while waiting for the agent or the host
   std::unique_ptr<ec::agent::agent_assembly> assembly;
-  ec::agent::c_api::host_paused_executor* gate = nullptr;  // inside assembly
   bool host_paused = false;
   bool stopping = false;
   ec::agent::runtime_stats last_stats;  // kept after stop

@@ -51,13 +51,6 @@ assembly_options assembly_options_of(edge_agent& agent) {
   assembly_options o;
   o.signer = agent.signer;
   o.host_feed = agent.signals;
-  o.wrap_executor = [&agent](std::unique_ptr<executor> inner) -> std::unique_ptr<executor> {
-    auto gate = std::make_unique<host_paused_executor>(std::move(inner));
-    std::lock_guard lock(agent.mu);
-    gate->set_host_paused(agent.host_paused);
-    agent.gate = gate.get();
-    return gate;
-  };
   o.on_result_spooled = [&agent](const result_entry& entry, protocol::byte_span blob) {
     post_result(agent, entry, blob);
   };
@@ -77,13 +70,14 @@ edge_agent_status start_locked(edge_agent& agent) {
   install_log_sink(agent);
   agent.events.start();
   auto built = agent_assembly::build(agent.config, assembly_options_of(agent));
+  if (built) {
+    // A pause set while stopped holds from the first moment: before start() recovers or pulls any task.
+    std::lock_guard lock(agent.mu);
+    (*built)->runtime().set_host_paused(agent.host_paused);
+  }
   auto started = built ? (*built)->start() : result<void>(built.err());
   if (!started) {
     built = result<std::unique_ptr<agent_assembly>>(started.err());  // releases a half-started assembly
-    {
-      std::lock_guard lock(agent.mu);
-      agent.gate = nullptr;
-    }
     agent.events.stop();
     remove_log_sink();
     return fail_call(status_of(started.err(), EDGE_AGENT_ERR_START), started.err().what());
@@ -132,7 +126,6 @@ edge_agent_status stop_locked(edge_agent& agent) {
     std::lock_guard lock(agent.mu);
     agent.last_stats = running->runtime().stats();
     taken = std::move(agent.assembly);
-    agent.gate = nullptr;
     agent.stopping = false;
   }
   taken.reset();

@@ -26,8 +26,6 @@ struct assembly_options {
   std::shared_ptr<const protocol::signer> signer;
   /// Host-fed owner signals (the C API's feed); null = none.
   std::shared_ptr<host_signals> host_feed;
-  /// Wraps the executor the config chose (the C API adds its host pause); empty = used as is.
-  std::function<std::unique_ptr<executor>(std::unique_ptr<executor>)> wrap_executor;
   /// Runtime hooks (runtime_parts::on_result_spooled, on_state_applied).
   std::function<void(const result_entry&, protocol::byte_span)> on_result_spooled;
   std::function<void(protocol::agent_state)> on_state_applied;

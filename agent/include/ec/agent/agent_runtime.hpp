@@ -74,10 +74,13 @@ class agent_runtime {
   void stop(bool drain);
   [[nodiscard]] runtime_stats stats() const;
   [[nodiscard]] const std::string& agent_id() const { return agent_id_; }
-  /// The state in effect: the aggregator's Control state, turned to pause while the owner policy pauses.
+  /// The state in effect: the aggregator's Control state, turned to pause while the owner policy or the host pauses.
   [[nodiscard]] protocol::agent_state state() const;
-  /// Why the agent is paused ("" when it is not): the aggregator's Control, the owner policy, or both.
+  /// Why the agent is paused ("" when it is not): the aggregator's Control, the owner policy, the host, or several.
   [[nodiscard]] std::string paused_reason() const;
+  /// The embedding host's pause (C API): a third pause source beside the Control and the owner policy; may be set
+  /// before start(). Running tasks finish; the hello and the status file tell the reason.
+  void set_host_paused(bool paused);
 
  private:
   struct pending_result {
@@ -126,7 +129,9 @@ class agent_runtime {
   // owner policy and energy (runtime_policy.cpp)
   result<void> start_owner_policy();
   void update_owner_policy(std::uint64_t now_ms);
-  // Pauses the executor while the Control or the owner says so; one caller at a time (pause_mu_).
+  // After a pause source changed: applies it to the executor, tells the aggregator (hello) and the status file.
+  void announce_pause_change();
+  // Pauses the executor while the Control, the owner or the host says so; one caller at a time (pause_mu_).
   void sync_executor_pause();
   [[nodiscard]] protocol::agent_state effective_state_locked() const;
   [[nodiscard]] std::string paused_reason_locked() const;
@@ -167,11 +172,12 @@ class agent_runtime {
   std::optional<energy_meter> energy_;  // timer thread only
   // Copies for the hello and the status file, which other threads write: under mu_.
   owner_verdict owner_;
+  bool host_paused_ = false;
   owner_readings owner_readings_;
   std::uint64_t owner_resume_s_ = 0;
   std::string energy_source_ = "none";
   std::optional<double> energy_total_j_, energy_busy_j_;  // busy: sampled while a task ran; nothing: no sensor
-  std::mutex pause_mu_;  // orders the executor's set_paused calls from the Control and the policy
+  std::mutex pause_mu_;  // orders the executor's set_paused calls from the Control, the policy and the host
   std::thread timer_;
 };
 
