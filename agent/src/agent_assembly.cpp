@@ -86,6 +86,7 @@ probe_options probe_options_of(const agent_config& c) {
   po.state_dir = state_dir_of(c);
   po.module_dir = c.devices.module_dir;
   po.disabled_backends = c.devices.disabled_backends;
+  po.cpu_threads = c.devices.cpu_threads;  // the in-process executor runs on these devices
   po.backend_filter = c.devices.backend;
   po.device_filter = c.devices.device_filter;
   return po;

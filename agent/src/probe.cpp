@@ -30,6 +30,7 @@ result<probe_report> run_probe(const probe_options& options) {
   ro.disabled = options.disabled_backends;
   ro.backend.cache_dir = state / "cache";
   ro.backend.validation = options.validation;
+  ro.backend.cpu_threads = options.cpu_threads;
   report.devices = backends::registry::load(ro);
   report.discover_s = seconds(backends::clock::now() - t0).count();
 

@@ -16,6 +16,7 @@ struct probe_options {
   std::filesystem::path state_dir;   // caches live here (device cache, pipeline and program caches, PoCL's)
   std::filesystem::path module_dir;  // backend modules; empty: the registry's default
   std::vector<std::string> disabled_backends;
+  unsigned cpu_threads = 0;  // the CPU backend's threads (devices.cpu_threads; 0: one per core)
   bool calibrate = true;
   bool recalibrate = false;
   bool validation = false;  // Vulkan validation layer (slow; for tests)
