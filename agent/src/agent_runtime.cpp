@@ -35,7 +35,8 @@ agent_runtime::agent_runtime(runtime_parts parts)
       admission_(*parts_.selector,
                  admission_limits{std::uint64_t{parts_.config->agent.max_task_validity_s} * 1000,
                                   parts_.config->broker.max_payload_bytes, parts_.config->trust.allow_custom_kernels},
-                 parts_.trust) {
+                 parts_.trust),
+      energy_(std::make_unique<energy_history>(parts_.config->policy.sysfs_root)) {
   if (!parts_.now_ms)
     parts_.now_ms = [] {
       return static_cast<std::uint64_t>(

@@ -85,6 +85,7 @@ protocol::bytes build_result_blob(const task_identity& task, std::string_view ag
   }
   r.timing = protocol::timings{o.queued_us,       o.timings.compile_us,  o.timings.upload_us,
                                o.timings.exec_us, o.timings.download_us, o.total_us};
+  r.energy_uj = o.energy_uj;
   return protocol::build(r);
 }
 

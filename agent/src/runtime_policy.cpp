@@ -2,6 +2,8 @@
 // the host's pause (C API) is set by the host. The agent pulls no work and the executor starts no queued task while
 // the aggregator's Control, the owner policy or the host says pause (running tasks finish). The reason goes into
 // the hello and `edge-agent status`.
+#include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <thread>
 
@@ -21,6 +23,13 @@ std::string fixed1(double v) {
 
 std::string joules_text(const std::optional<double>& j) { return j ? fixed1(*j) : std::string("unknown"); }
 
+// One clock for every energy sample (the timer's and the executor threads'): steady, in microseconds.
+std::uint64_t monotonic_us() {
+  return static_cast<std::uint64_t>(
+      std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now().time_since_epoch())
+          .count());
+}
+
 }  // namespace
 
 result<void> agent_runtime::start_owner_policy() {
@@ -28,7 +37,6 @@ result<void> agent_runtime::start_owner_policy() {
   auto policy = owner_policy::create({c, parts_.host_feed, {}});
   if (!policy) return policy.err();
   policy_.emplace(std::move(*policy));
-  energy_.emplace(c.sysfs_root);
   {
     std::lock_guard lock(mu_);
     energy_source_ = energy_->source();
@@ -51,7 +59,7 @@ void agent_runtime::update_owner_policy(std::uint64_t now_ms) {
   const auto threads = parts_.config->devices.cpu_threads;
   own.threads_per_task = threads != 0 ? threads : std::max(1U, std::thread::hardware_concurrency());
   const auto verdict = policy_->evaluate(now_ms, own);
-  const auto joules = energy_->sample(now_ms);
+  const auto joules = energy_->sample(monotonic_us(), busy_slots());
   bool changed = false;
   {
     std::lock_guard lock(mu_);
@@ -66,6 +74,20 @@ void agent_runtime::update_owner_policy(std::uint64_t now_ms) {
   log(log_level::info, component, verdict.paused ? "owner policy pauses work" : "owner policy resumes work",
       {{"reason", verdict.reason}});
   announce_pause_change();
+}
+
+unsigned agent_runtime::busy_slots() const {
+  std::lock_guard lock(mu_);
+  return static_cast<unsigned>(std::min<std::size_t>(running_, parts_.exec->total_slots()));
+}
+
+std::optional<std::uint64_t> agent_runtime::task_energy_uj(const execution_outcome& outcome) {
+  const auto end = monotonic_us();
+  const auto run_us = outcome.total_us > outcome.queued_us ? outcome.total_us - outcome.queued_us : 0;
+  // Still counted in running_ (it is decremented after the result is built): at least this task is busy.
+  const auto joules = energy_->task_joules(end > run_us ? end - run_us : 0, end, std::max(1U, busy_slots()));
+  if (!joules) return std::nullopt;
+  return static_cast<std::uint64_t>(*joules * 1e6 + 0.5);
 }
 
 void agent_runtime::set_host_paused(bool paused) {

@@ -129,6 +129,7 @@ void agent_runtime::submit(std::shared_ptr<const protocol::bytes> blob, kernels:
     ++stats_.tasks_admitted;
   }
   parts_.exec->submit(std::move(req), [this, id = identity_of(task)](execution_outcome outcome) {
+    outcome.energy_uj = task_energy_uj(outcome);
     auto result_blob = build_result_blob(id, agent_id_, outcome, now());
     const auto digest = protocol::result_digest(result_blob);  // before the move below: argument order is unspecified
     add_result({id.task_id, id.attempt, digest}, std::move(result_blob));

@@ -180,7 +180,8 @@ bytes build(const task_result& m) {
   }
   b.Finish(wire::CreateResult(b, task_id, job_id, m.attempt, agent, task_digest,
                               static_cast<wire::ResultStatus>(m.status), err, outputs, out_digest, device, tm,
-                              m.finished_at_ms),
+                              m.finished_at_ms,
+                              m.energy_uj ? flatbuffers::Optional<std::uint64_t>(*m.energy_uj) : flatbuffers::nullopt),
            wire::ResultIdentifier());
   return finish(b);
 }

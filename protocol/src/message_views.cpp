@@ -202,6 +202,7 @@ task_result result_view::decode() const {
   if (const auto* t = w_->timings())
     m.timing = timings{t->queued_us(), t->compile_us(), t->upload_us(), t->exec_us(), t->download_us(), t->total_us()};
   m.finished_at_ms = w_->finished_at_ms();
+  if (const auto e = w_->energy_uj(); e.has_value()) m.energy_uj = *e;
   return m;
 }
 

@@ -4,6 +4,7 @@
 #include <doctest/doctest.h>
 #include <stdlib.h>
 
+#include <atomic>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -151,4 +152,64 @@ TEST_CASE("owner policy: the owner's pause and the aggregator's Control pause co
   REQUIRE(wait_hello_where(
       f, [](const agent_record& a) { return a.state == protocol::agent_state::run; }, 20s));
   CHECK(f.aggregator.wait_result_for("policy-combined", result_timeout));
+}
+
+namespace {
+
+// Runs a fake RAPL package counter at `watts` (updated every millisecond) until destroyed; `written_uj` is the
+// counter's last value, i.e. the energy "consumed" since it started.
+struct running_rapl {
+  const fake_power_root& root;
+  std::atomic<bool> stop{false};
+  std::atomic<std::uint64_t> written_uj{0};
+  std::thread writer;
+  running_rapl(const fake_power_root& r, double watts) : root(r) {
+    root.write("sys/class/powercap/intel-rapl:0/max_energy_range_uj", "262143328850");
+    root.write("sys/class/powercap/intel-rapl:0/energy_uj", "0");
+    writer = std::thread([this, watts] {
+      const auto start = std::chrono::steady_clock::now();
+      while (!stop) {
+        const auto us = std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - start).count();
+        const auto uj = static_cast<std::uint64_t>(us * watts);
+        root.write("sys/class/powercap/intel-rapl:0/energy_uj", std::to_string(uj));
+        written_uj = uj;
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));  // the counter's update period, not a sync
+      }
+    });
+  }
+  ~running_rapl() {
+    stop = true;
+    writer.join();
+  }
+};
+
+}  // namespace
+
+TEST_CASE("energy: results carry the joules the package counter measured while they ran, and none without one") {
+  {
+    fake_power_root bare;  // no sensor at all: the energy is unknown, never invented
+    region_fixture f(1, {{"policy.sysfs_root", "\"" + bare.path.string() + "\""}});
+    f.start_agent();
+    REQUIRE(agent_still_works(f, "energy-unknown"));
+    const auto r = f.aggregator.results_for("energy-unknown");
+    REQUIRE(r.size() == 1);
+    CHECK_FALSE(r[0].result.energy_uj.has_value());
+  }
+  fake_power_root root;
+  running_rapl rapl(root, 15.0);
+  region_fixture f(1, {{"policy.sysfs_root", "\"" + root.path.string() + "\""}});
+  INFO(f.diagnostics());
+  f.start_agent();
+  std::uint64_t sum = 0;
+  for (int i = 0; i < 4; ++i) {
+    const auto id = "energy-" + std::to_string(i);
+    REQUIRE(agent_still_works(f, id));
+    const auto r = f.aggregator.results_for(id);
+    REQUIRE(r.size() == 1);
+    REQUIRE(r[0].accepted);  // the field is inside the signed Result
+    REQUIRE(r[0].result.energy_uj.has_value());
+    CHECK(*r[0].result.energy_uj <= rapl.written_uj.load());  // a share of what the counter measured, no more
+    sum += *r[0].result.energy_uj;
+  }
+  CHECK(sum > 0);
 }

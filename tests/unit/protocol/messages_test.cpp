@@ -64,6 +64,17 @@ TEST_CASE("a ResultBatch and each of its Results survive the round trip") {
   CHECK(view.result(0).digest() == result_digest(m.results[0]));
 }
 
+TEST_CASE("a Result's measured energy survives the round trip and stays absent when unknown") {
+  auto measured = sample_result("t-energy");
+  measured.energy_uj = 1'234'567;
+  const auto blob = build(measured);
+  CHECK(result_view(blob).decode().energy_uj == std::optional<std::uint64_t>(1'234'567));
+  auto zero = sample_result("t-zero");
+  zero.energy_uj = 0;  // measured as nothing: not the same as unknown
+  CHECK(result_view(build(zero)).decode().energy_uj == std::optional<std::uint64_t>(0));
+  CHECK_FALSE(result_view(build(sample_result("t-unknown"))).decode().energy_uj.has_value());
+}
+
 TEST_CASE("a Receipt survives the round trip") {
   auto m = sample_receipt();
   bytes wire;

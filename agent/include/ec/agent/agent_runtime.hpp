@@ -16,7 +16,7 @@
 
 #include "ec/agent/aggregator_clock.hpp"
 #include "ec/agent/config.hpp"
-#include "ec/agent/energy_meter.hpp"
+#include "ec/agent/energy_history.hpp"
 #include "ec/agent/executor.hpp"
 #include "ec/agent/host_signals.hpp"
 #include "ec/agent/owner_policy.hpp"
@@ -129,6 +129,10 @@ class agent_runtime {
   // owner policy and energy (runtime_policy.cpp)
   result<void> start_owner_policy();
   void update_owner_policy(std::uint64_t now_ms);
+  // Energy of a finished task's run, from the sensors (nothing without one); shared with tasks beside it.
+  std::optional<std::uint64_t> task_energy_uj(const execution_outcome& outcome);
+  // Tasks the executor is running now (submitted and unfinished, at most its slots).
+  [[nodiscard]] unsigned busy_slots() const;
   // After a pause source changed: applies it to the executor, tells the aggregator (hello) and the status file.
   void announce_pause_change();
   // Pauses the executor while the Control, the owner or the host says so; one caller at a time (pause_mu_).
@@ -169,7 +173,7 @@ class agent_runtime {
   std::uint64_t housekeeping_ms_ = 0;  // last replay-guard expiry and compaction check (timer thread only)
   std::mutex status_mu_;               // one writer of the status file at a time (timer, spool and receipt paths)
   std::optional<owner_policy> policy_;  // timer thread only (and start() before it)
-  std::optional<energy_meter> energy_;  // timer thread only
+  std::unique_ptr<energy_history> energy_;  // from construction on: timer and executor threads (thread-safe)
   // Copies for the hello and the status file, which other threads write: under mu_.
   owner_verdict owner_;
   bool host_paused_ = false;

@@ -33,6 +33,7 @@ struct execution_outcome {
   protocol::device_info device;  // the device that ran it (empty when none did)
   std::uint64_t queued_us = 0;   // from submit to start
   std::uint64_t total_us = 0;    // from submit to completion
+  std::optional<std::uint64_t> energy_uj;  // set by the runtime from the device's sensors; nothing: unknown
 };
 
 class executor {

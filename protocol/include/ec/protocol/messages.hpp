@@ -144,6 +144,7 @@ struct task_result {
   std::optional<device_info> device;
   std::optional<timings> timing;
   std::uint64_t finished_at_ms = 0;
+  std::optional<std::uint64_t> energy_uj;  // the agent's sensors' measure of the run; nothing: unknown
   bool operator==(const task_result&) const = default;
 };
 
