@@ -8,6 +8,7 @@
 
 #include "cpu_backend.hpp"
 #include "ec/backends/module_abi.hpp"
+#include "ec/backends/module_location.hpp"
 
 namespace ec::backends {
 
@@ -20,6 +21,9 @@ struct registry::loaded_module {
 
 std::filesystem::path default_module_dir() {
   if (const char* env = std::getenv("EC_BACKEND_PATH"); env && *env) return env;
+  // An installed binary uses its own install's modules; a build tree's binary is in no bindir or libdir.
+  if (auto installed = installed_module_dir(this_binary_dir(), built_in_install_layout()); !installed.empty())
+    return installed;
   return EC_DEFAULT_MODULE_DIR;
 }
 

@@ -11,13 +11,13 @@
 
 namespace ec::backends {
 
-/// Where modules are looked for when registry_options::module_dir is empty: $EC_BACKEND_PATH, else the built-in
-/// folder (the install's, or the build tree's).
+/// Where modules are looked for when registry_options::module_dir is empty: $EC_BACKEND_PATH, else the install's
+/// module folder when this binary runs from an install (module_location.hpp), else the build tree's.
 std::filesystem::path default_module_dir();
 
 /// Where to look for modules and which backends to leave out.
 struct registry_options {
-  /// Folder holding libec_backend_<name>.so; empty: $EC_BACKEND_PATH if set, else the build's module folder.
+  /// Folder holding libec_backend_<name>.so; empty: default_module_dir().
   std::filesystem::path module_dir;
   backend_options backend;
   /// Backend names not to load, e.g. {"vulkan"}; "cpu" cannot be disabled.
