@@ -9,7 +9,8 @@ constexpr quirk table[] = {
      "", "Mesa lavapipe runs Vulkan on the CPU cores: correct, rarely the fastest (toolchain-notes: saxpy 3-5 GB/s)"},
     {"opencl", 0, "pthread-", "", quirk_cpu_emulated, "", "PoCL's pthread device runs OpenCL on the CPU cores"},
     {"vulkan", 0x14e4, "V3D", "", quirk_measure_not_assume,
-     "", "Raspberry Pi V3D: usually slower than the Pi's own CPU; chosen only when calibration says so"},
+     "", "Raspberry Pi V3D: usually slower than the Pi's own CPU; in the cpu group, chosen per kernel only when "
+     "calibration says so"},
 };
 
 bool contains(std::string_view text, std::string_view part) { return part.empty() || text.find(part) != text.npos; }

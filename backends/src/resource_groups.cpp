@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdio>
 
+#include "ec/backends/quirks.hpp"
 #include "ec/backends/registry.hpp"
 
 namespace ec::backends {
@@ -29,6 +30,11 @@ void assign_resource_groups(std::vector<device_entry>& devices) {
     auto& info = d.info;
     if (info.type == protocol::device_type::cpu) {
       info.resource_group = "cpu";  // lavapipe, PoCL and the CPU backend: the same cores
+    } else if ((quirks_for(info).flags & quirk_measure_not_assume) != 0) {
+      // A GPU that is often slower than its host's CPU (Raspberry Pi V3D) competes with the CPU on measurement,
+      // per kernel, instead of taking every task it passes in a group of its own. It shares the SoC's memory
+      // bandwidth and needs a CPU core to drive it, so running both at once would gain little.
+      info.resource_group = "cpu";
     } else if (meaningful_uuid(info.uuid)) {
       info.resource_group = "gpu-" + hex(info.uuid);
     } else if (info.vendor_id != 0 && info.device_id != 0) {

@@ -112,6 +112,22 @@ TEST_CASE("resource groups: CPU-type devices share one, GPUs match by UUID, else
   CHECK(d[5].info.resource_group != d[4].info.resource_group);
 }
 
+TEST_CASE("resource groups: a GPU quirked measure-not-assume (Raspberry Pi V3D) competes with the CPU") {
+  device_entry v3d;
+  v3d.info.backend = "vulkan";
+  v3d.info.type = ec::protocol::device_type::integrated_gpu;
+  v3d.info.vendor_id = 0x14e4;
+  v3d.info.device_id = 0x2a;
+  v3d.info.name = "V3D 4.2";
+  device_entry other = v3d;
+  other.info.vendor_id = 0x13b5;  // an Arm Mali: no such quirk, a group of its own
+  other.info.name = "Mali-G52";
+  std::vector<device_entry> d{v3d, other};
+  assign_resource_groups(d);
+  CHECK(d[0].info.resource_group == "cpu");
+  CHECK(d[1].info.resource_group == "gpu-13b5-002a");
+}
+
 TEST_CASE("prepare_opencl_environment sets POCL_CACHE_DIR under the state folder only when unset") {
   temp_dir dir;
   ::unsetenv("POCL_CACHE_DIR");
