@@ -15,9 +15,12 @@ if(TARGET ec_backends)
                                                  EC_INSTALL_MODULEDIR="${EC_INSTALL_MODULEDIR}")
 endif()
 
-foreach(program edge-agent edge-aggregator edgectl)
+install(TARGETS edge-agent RUNTIME DESTINATION "${CMAKE_INSTALL_BINDIR}" COMPONENT runtime)
+# The region's server and its CLI: installed by `cmake --install`, but their own component, which the edge-agent
+# .deb (cmake/ec_package.cmake, CPACK_COMPONENTS_ALL) leaves out: a device package carries no aggregator.
+foreach(program edge-aggregator edgectl)
   if(TARGET ${program})
-    install(TARGETS ${program} RUNTIME DESTINATION "${CMAKE_INSTALL_BINDIR}" COMPONENT runtime)
+    install(TARGETS ${program} RUNTIME DESTINATION "${CMAKE_INSTALL_BINDIR}" COMPONENT aggregator)
   endif()
 endforeach()
 
