@@ -189,10 +189,24 @@ void run_liar(const std::string& test, std::size_t units, const std::vector<std:
   r.aggregator.set("trust.trust_after", std::to_string(t.trust_after));
   r.aggregator.set("trust.replicate_one_in", std::to_string(t.replicate_one_in));
   r.aggregator.set("trust.ringer_rate", std::to_string(t.ringer_rate));
-  const auto job = r.submit(copy_job(units, 2));
-  const auto started = std::chrono::steady_clock::now();
   r.aggregator.start();
   for (std::size_t i = 0; i < 4; ++i) r.agent(i).start();
+  // The work exists only once every agent is enrolled: submitted earlier, a fast machine finished the job before
+  // the liar (started last) had enrolled or lied at all (seen in CI's ci stage).
+  const bool enrolled = agg::poll_until(
+      [&] {
+        auto db = r.db();
+        for (std::size_t i = 0; i < 4; ++i) {
+          auto a = db->find_agent(r.agent(i).agent_id());
+          if (!a.ok() || !a->has_value()) return false;
+        }
+        return true;
+      },
+      std::chrono::seconds(60), std::chrono::milliseconds(50));
+  INFO(r.diagnostics());
+  REQUIRE(enrolled);
+  const auto job = r.submit(copy_job(units, 2));
+  const auto started = std::chrono::steady_clock::now();
   const bool done = agg::poll_until([&] { return job_done(r, job); }, job_timeout, std::chrono::milliseconds(100));
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   INFO(r.diagnostics());
@@ -253,7 +267,8 @@ TEST_CASE("one agent in four lies on a fifth of its tasks: no lie stays canonica
 
 TEST_CASE("a patient liar, honest until trusted, is caught, its unreplicated results re-opened and clawed back") {
   // Honest for its first 40 results (trust_after = 5 needs 5 validated in a row), then it lies on every result.
-  run_liar("liars-patient", long_variant() ? 10'000 : 300, {"EC_TEST_LIE_RATE=1", "EC_TEST_LIE_AFTER=40"},
+  // 600 units: with 300, a fast machine's job ended with the liar below 40 results, so it never lied.
+  run_liar("liars-patient", long_variant() ? 10'000 : 600, {"EC_TEST_LIE_RATE=1", "EC_TEST_LIE_AFTER=40"},
            trust_settings{}, true);
 }
 
