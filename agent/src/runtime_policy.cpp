@@ -51,15 +51,17 @@ result<void> agent_runtime::start_owner_policy() {
 void agent_runtime::update_owner_policy(std::uint64_t now_ms) {
   own_activity own;
   bool busy = false;
+  unsigned slots_busy = 0;
   {
     std::lock_guard lock(mu_);
     own.running_tasks = static_cast<unsigned>(running_);
     busy = running_ > 0;
+    slots_busy = busy_slots_locked();
   }
   const auto threads = parts_.config->devices.cpu_threads;
   own.threads_per_task = threads != 0 ? threads : std::max(1U, std::thread::hardware_concurrency());
   const auto verdict = policy_->evaluate(now_ms, own);
-  const auto joules = energy_->sample(monotonic_us(), busy_slots());
+  const auto joules = energy_->sample(monotonic_us(), slots_busy);
   bool changed = false;
   {
     std::lock_guard lock(mu_);
@@ -78,6 +80,10 @@ void agent_runtime::update_owner_policy(std::uint64_t now_ms) {
 
 unsigned agent_runtime::busy_slots() const {
   std::lock_guard lock(mu_);
+  return busy_slots_locked();
+}
+
+unsigned agent_runtime::busy_slots_locked() const {
   return static_cast<unsigned>(std::min<std::size_t>(running_, parts_.exec->total_slots()));
 }
 

@@ -133,6 +133,7 @@ class agent_runtime {
   std::optional<std::uint64_t> task_energy_uj(const execution_outcome& outcome);
   // Tasks the executor is running now (submitted and unfinished, at most its slots).
   [[nodiscard]] unsigned busy_slots() const;
+  [[nodiscard]] unsigned busy_slots_locked() const;  // with mu_ held
   // After a pause source changed: applies it to the executor, tells the aggregator (hello) and the status file.
   void announce_pause_change();
   // Pauses the executor while the Control, the owner or the host says so; one caller at a time (pause_mu_).
