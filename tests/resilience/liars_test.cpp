@@ -117,16 +117,20 @@ void check_ledger_invariant_with_reopening(region& r, const std::string& job, co
 }
 
 /// Compares every canonical result with the reference and counts what the liar did and what it cost.
-liar_figures measure(region& r, const std::string& job, const std::string& liar) {
+liar_figures measure(region& r, const std::vector<std::string>& jobs, const std::string& liar) {
   liar_figures f;
   auto db = r.db();
   auto key = db->find_agent(liar);
   REQUIRE(key.ok());
   REQUIRE(key->has_value());
   const bool liar_trusted = (*key)->trusted;
-  auto units = db->list_work_units(job);
-  REQUIRE(units.ok());
-  for (const auto& u : *units) {
+  std::vector<aggregator::work_unit_row> all_units;
+  for (const auto& job : jobs) {
+    auto units = db->list_work_units(job);
+    REQUIRE(units.ok());
+    all_units.insert(all_units.end(), units->begin(), units->end());
+  }
+  for (const auto& u : all_units) {
     ++f.units;
     if (!u.canonical_digest) continue;
     const auto ref = reference_digest(u);
@@ -205,15 +209,34 @@ void run_liar(const std::string& test, std::size_t units, const std::vector<std:
       std::chrono::seconds(60), std::chrono::milliseconds(50));
   INFO(r.diagnostics());
   REQUIRE(enrolled);
-  const auto job = r.submit(copy_job(units, 2));
+  // What the test is about must have happened before it judges: the liar has lied and been caught (the patient
+  // one while trusted). How much of a job the liar gets depends on the machine and its load (in CI, a 600-unit job
+  // ended before the patient liar had its 40 honest results), so work is topped up with another job of the same
+  // size whenever one ends before that, up to max_jobs. The checks then cover every job.
+  const std::string liar = r.agent(3).agent_id();
+  const auto liar_shown = [&] {
+    const auto log = r.aggregator.log_text();
+    return !log_lines(log, {"invalid result", liar, patient ? "was_trusted=true" : ""}).empty();
+  };
+  constexpr std::size_t max_jobs = 8;
+  std::vector<std::string> jobs{r.submit(copy_job(units, 2))};
   const auto started = std::chrono::steady_clock::now();
-  const bool done = agg::poll_until([&] { return job_done(r, job); }, job_timeout, std::chrono::milliseconds(100));
+  const bool done = agg::poll_until(
+      [&] {
+        if (!job_done(r, jobs.back())) return false;
+        if (liar_shown() || jobs.size() == max_jobs) return true;
+        jobs.push_back(r.submit(copy_job(units, 2)));
+        return false;
+      },
+      job_timeout, std::chrono::milliseconds(100));
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   INFO(r.diagnostics());
+  INFO("jobs submitted: " << jobs.size());
   REQUIRE(done);
-  const std::string liar = r.agent(3).agent_id();
-  const auto f = measure(r, job, liar);
-  check_ledger_invariant_with_reopening(r, job, reopened_units(r));
+  for (const auto& job : jobs) REQUIRE(job_done(r, job));
+  const auto f = measure(r, jobs, liar);
+  const auto reopened = reopened_units(r);
+  for (const auto& job : jobs) check_ledger_invariant_with_reopening(r, job, reopened);
   CHECK(r.aggregator.running());
   for (std::size_t i = 0; i < 4; ++i) CHECK(r.agent(i).running());
   CHECK(r.aggregator.terminate() == 0);
@@ -241,7 +264,7 @@ void run_liar(const std::string& test, std::size_t units, const std::vector<std:
   bound << (1.0 - q) / q;
   const double per_10k = 1e4 * static_cast<double>(f.wrong_canonical) / static_cast<double>(f.units);
   const double overhead = static_cast<double>(f.ok_results + f.ringer_results) / static_cast<double>(f.units);
-  print_figure(test, "work units validated", f.units, "units");
+  print_figure(test, "work units validated", f.units, "units in " + std::to_string(jobs.size()) + " job(s)");
   print_figure(
       test, "trust (trust_after, replicate_one_in n, ringer_rate)",
       std::to_string(t.trust_after) + ", " + std::to_string(t.replicate_one_in) + ", " + std::to_string(t.ringer_rate),
@@ -267,7 +290,6 @@ TEST_CASE("one agent in four lies on a fifth of its tasks: no lie stays canonica
 
 TEST_CASE("a patient liar, honest until trusted, is caught, its unreplicated results re-opened and clawed back") {
   // Honest for its first 40 results (trust_after = 5 needs 5 validated in a row), then it lies on every result.
-  // 600 units: with 300, a fast machine's job ended with the liar below 40 results, so it never lied.
   run_liar("liars-patient", long_variant() ? 10'000 : 600, {"EC_TEST_LIE_RATE=1", "EC_TEST_LIE_AFTER=40"},
            trust_settings{}, true);
 }
