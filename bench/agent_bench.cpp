@@ -120,6 +120,8 @@ struct start_figures {
   double cold_ms = -1;
   std::vector<double> warm_ms;
   bench::memory_figures idle;
+  bench::memory_figures idle_workers;  // summed over the worker processes (one per resource group and slot)
+  std::size_t workers = 0;
   bench::binary_size binary;
   double warm_median() const { return bench::percentiles_of(warm_ms).p50; }
 };
@@ -144,8 +146,12 @@ start_figures measure_footprint(bench_region& r, const bench::bench_options& o) 
     f.warm_ms.push_back(timed_start(r));
   }
   // Idle = connected, hello sent and the first WorkRequest of this run long-polled by the aggregator, nothing run.
-  if (r.aggregator.wait_until([&](const test::aggregator_counters& c) { return c.work_requests > requests; }, 10s))
+  if (r.aggregator.wait_until([&](const test::aggregator_counters& c) { return c.work_requests > requests; }, 10s)) {
     f.idle = bench::read_memory(r.agent->pid());
+    const auto workers = bench::child_pids(r.agent->pid());
+    f.workers = workers.size();
+    f.idle_workers = bench::read_memory_sum(workers);
+  }
   return f;
 }
 
@@ -161,6 +167,7 @@ struct e2e_figures {
   std::string sync_tool;
   std::uint64_t task_batches = 0, result_batches = 0;
   bench::memory_figures after;
+  bench::memory_figures after_workers;  // summed over the worker processes
   std::string error;
   double overhead_us() const { return (agent_cpu_s * 1e6 - exec_us_sum) / static_cast<double>(tasks); }
 };
@@ -208,6 +215,7 @@ e2e_figures measure_end_to_end(bench_region& r, const bench::bench_options& o) {
   e.task_batches = after.task_batches_sent - before.task_batches_sent;
   e.result_batches = after.result_batches - before.result_batches;
   e.after = bench::read_memory(r.agent->pid());
+  e.after_workers = bench::read_memory_sum(bench::child_pids(r.agent->pid()));
   collect_timings(r, "task-", e);
   if (!done) e.error = "timed out: " + std::to_string(after.results_accepted - before.results_accepted) + " results";
   if (done && !drained) e.error = "spool did not empty within 30 s after the last receipt";
@@ -271,6 +279,10 @@ void print_footprint(const start_figures& f, const e2e_figures& e) {
               f.idle.rss_kib, f.idle.pss_kib, f.idle.uss_kib);
   std::printf("   after the end-to-end run: RSS %ld KiB  PSS %ld KiB  USS %ld KiB  peak RSS (VmHWM) %ld KiB\n",
               e.after.rss_kib, e.after.pss_kib, e.after.uss_kib, e.after.hwm_kib);
+  std::printf("   its %zu worker process(es), idle: RSS %ld KiB  PSS %ld KiB  USS %ld KiB (summed)\n", f.workers,
+              f.idle_workers.rss_kib, f.idle_workers.pss_kib, f.idle_workers.uss_kib);
+  std::printf("   the workers after the run: RSS %ld KiB  PSS %ld KiB  USS %ld KiB (summed)\n", e.after_workers.rss_kib,
+              e.after_workers.pss_kib, e.after_workers.uss_kib);
   std::printf("   start to ready (spawn -> online hello at the aggregator): cold %.1f ms, warm", f.cold_ms);
   for (const double w : f.warm_ms) std::printf(" %.1f", w);
   std::printf(" -> median %.1f ms   target <= %.0f: %s\n", f.warm_median(), target_warm_start_ms,
@@ -301,6 +313,10 @@ void print_summary(const e2e_figures& e, const bench::mqtt_limit& m, const start
   row("idle RSS", mib_of_kib(f.idle.rss_kib), "MiB", "reported", mib_of_kib(f.idle.rss_kib));
   row("idle PSS", mib_of_kib(f.idle.pss_kib), "MiB", "reported", mib_of_kib(f.idle.pss_kib));
   row("idle USS", mib_of_kib(f.idle.uss_kib), "MiB", "reported", mib_of_kib(f.idle.uss_kib));
+  const double idle_pss_all = mib_of_kib(f.idle.pss_kib + f.idle_workers.pss_kib);
+  row("idle PSS, agent + its workers", idle_pss_all, "MiB", "reported", idle_pss_all);
+  const double idle_uss_all = mib_of_kib(f.idle.uss_kib + f.idle_workers.uss_kib);
+  row("idle USS, agent + its workers", idle_uss_all, "MiB", "reported", idle_uss_all);
   row("start to ready, warm (median)", f.warm_median(), "ms", "<= 250 ms (target)",
       f.warm_median() / target_warm_start_ms);
   row("start to ready, cold", f.cold_ms, "ms", "reported", f.cold_ms / target_warm_start_ms);

@@ -57,6 +57,10 @@ struct memory_figures {
   long hwm_kib = -1;
 };
 memory_figures read_memory(pid_t pid);
+/// The processes whose parent is `parent` (the agent's workers), from /proc/<pid>/stat.
+std::vector<pid_t> child_pids(pid_t parent);
+/// read_memory summed over `pids` (peak: the largest); -1 fields when a process could not be read.
+memory_figures read_memory_sum(const std::vector<pid_t>& pids);
 
 /// Size of a binary and of a stripped copy of it (`strip` on a temp copy); -1 where it failed.
 struct binary_size {

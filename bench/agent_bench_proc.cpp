@@ -162,6 +162,36 @@ memory_figures read_memory(pid_t pid) {
   return m;
 }
 
+std::vector<pid_t> child_pids(pid_t parent) {
+  std::vector<pid_t> out;
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator("/proc", ec)) {
+    const auto name = e.path().filename().string();
+    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+    const std::string stat = read_text(e.path() / "stat");
+    const auto close_paren = stat.rfind(')');  // the command name may hold spaces and parentheses
+    if (close_paren == std::string::npos) continue;
+    char state = 0;
+    long ppid = 0;
+    if (std::sscanf(stat.c_str() + close_paren + 1, " %c %ld", &state, &ppid) == 2 && ppid == parent)
+      out.push_back(static_cast<pid_t>(std::stol(name)));
+  }
+  return out;
+}
+
+memory_figures read_memory_sum(const std::vector<pid_t>& pids) {
+  memory_figures sum{0, 0, 0, 0};
+  auto add = [](long& into, long v) { into = (into < 0 || v < 0) ? -1 : into + v; };
+  for (const auto pid : pids) {
+    const auto m = read_memory(pid);
+    add(sum.rss_kib, m.rss_kib);
+    add(sum.pss_kib, m.pss_kib);
+    add(sum.uss_kib, m.uss_kib);
+    sum.hwm_kib = std::max(sum.hwm_kib, m.hwm_kib);
+  }
+  return sum;
+}
+
 binary_size measure_binary(const fs::path& binary) {
   binary_size s;
   std::error_code ec;

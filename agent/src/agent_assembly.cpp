@@ -87,6 +87,7 @@ probe_options probe_options_of(const agent_config& c) {
   po.module_dir = c.devices.module_dir;
   po.disabled_backends = c.devices.disabled_backends;
   po.cpu_threads = c.devices.cpu_threads;  // the in-process executor runs on these devices
+  po.custom_cache_entries = c.devices.custom_cache_entries;
   po.backend_filter = c.devices.backend;
   po.device_filter = c.devices.device_filter;
   return po;
@@ -100,6 +101,7 @@ std::unique_ptr<executor> make_executor(const agent_config& c, const probe_repor
   o.module_dir = c.devices.module_dir;
   o.disabled_backends = c.devices.disabled_backends;
   o.cpu_threads = c.devices.cpu_threads;
+  o.custom_cache_entries = c.devices.custom_cache_entries;
   o.memory_limit_mib = c.agent.worker_memory_mib;
   o.idle_priority = c.agent.worker_idle_priority;
   return std::make_unique<worker_process_executor>(*devices.selector, c.agent.max_slots, std::move(o));

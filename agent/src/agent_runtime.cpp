@@ -4,9 +4,11 @@
 
 #include <sys/utsname.h>
 
+#include <algorithm>
 #include <cstdio>
 
 #include "ec/agent/log.hpp"
+#include "ec/agent/out_of_service.hpp"
 #include "ec/protocol/envelope.hpp"
 #include "ec/protocol/keys.hpp"
 
@@ -145,9 +147,13 @@ protocol::bytes agent_runtime::sealed_hello(bool online, std::uint64_t seq) {
     auto info = d.info;
     info.kernels = parts_.selector->kernels_passed(d);
     if (info.kernels.empty()) continue;
+    // "custom" tells the aggregator this device takes signed custom code (SPIR-V on Vulkan, OpenCL C on OpenCL).
+    if (parts_.config->trust.allow_custom_kernels && (info.backend == "vulkan" || info.backend == "opencl"))
+      info.kernels.emplace_back("custom");
     h.devices.push_back(std::move(info));
   }
-  h.max_slots = parts_.exec->total_slots();
+  report_out_of_service(h, parts_.exec->out_of_service_groups());
+  h.max_slots = parts_.exec->total_slots();  // slots of groups in service only
   h.online = online;
   {
     std::lock_guard lock(mu_);
@@ -232,12 +238,28 @@ void agent_runtime::timer_loop() {
       housekeeping_ms_ = t;
       guard_.forget_expired(clock_.now(t));
       update_owner_policy(t);
+      announce_out_of_service_change();
       if (auto r = parts_.journal_store->maybe_compact(t); !r)
         log(log_level::error, component, "journal compaction failed", {{"error", r.err().what()}});
     }
     write_status_file();
     lock.lock();
   }
+}
+
+void agent_runtime::announce_out_of_service_change() {
+  auto groups = parts_.exec->out_of_service_groups();
+  std::sort(groups.begin(), groups.end());
+  if (groups == announced_out_of_service_) return;
+  announced_out_of_service_ = groups;
+  log(log_level::warn, component, "resource groups out of service", {{"groups", group_list(groups)}});
+  bool connected = false;
+  {
+    std::lock_guard lock(mu_);
+    connected = connected_;
+  }
+  if (connected) publish_hello();  // otherwise the hello on (re)connect carries it
+  write_status_file(true);
 }
 
 void agent_runtime::write_status_file(bool force) {
@@ -254,6 +276,7 @@ void agent_runtime::write_status_file(bool force) {
   line("state", state_names[static_cast<int>(state())]);
   line("connected", session.connected ? "yes" : "no");
   text += owner_status_lines();
+  line("out_of_service", group_list(parts_.exec->out_of_service_groups()));
   line("tasks_admitted", std::to_string(st.tasks_admitted));
   line("tasks_answered", std::to_string(st.tasks_answered));
   line("tasks_dropped", std::to_string(st.tasks_dropped + st.tasks_replayed));

@@ -299,6 +299,14 @@ const std::array keys{
                    .min_value = 0,
                    .max_value = 1024,
                    .field = EC_FIELD(devices.cpu_threads)},
+    key_descriptor{.name = "devices.custom_cache_entries",
+                   .type = integer,
+                   .default_text = "8",
+                   .doc = "Compiled custom kernels kept per device (least recently used go first); "
+                          "they never reach the disk caches.",
+                   .min_value = 1,
+                   .max_value = 256,
+                   .field = EC_FIELD(devices.custom_cache_entries)},
     // [log]
     key_descriptor{.name = "log.level",
                    .type = string,

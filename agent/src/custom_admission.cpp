@@ -10,6 +10,7 @@ namespace ec::agent {
 namespace {
 
 constexpr std::size_t max_entry_length = 128;
+constexpr std::size_t max_custom_rank = 3;  // x, y, z: what vkCmdDispatch and clEnqueueNDRangeKernel take
 
 bool is_identifier(std::string_view s) {
   if (s.empty() || s.size() > max_entry_length) return false;
@@ -65,8 +66,8 @@ std::string custom_code_shape_problem(const protocol::task_view& task) {
     return "custom kernel carries neither SPIR-V nor OpenCL C";
   if (size_of(c->spirv()) % 4 != 0) return "custom SPIR-V is not a whole number of 32-bit words";
   const auto rank = size_of(c->local_size());
-  if (rank < 1 || rank > 2 || size_of(c->global_size()) != rank)
-    return "custom kernel needs local_size and global_size of the same rank, 1 or 2; got " +
+  if (rank < 1 || rank > max_custom_rank || size_of(c->global_size()) != rank)
+    return "custom kernel needs local_size and global_size of the same rank, 1, 2 or 3; got " +
            list_text(c->local_size()) + " and " + list_text(c->global_size());
   for (unsigned i = 0; i < rank; ++i) {
     const std::uint64_t local = c->local_size()->Get(i), global = c->global_size()->Get(i);
@@ -104,6 +105,9 @@ std::string custom_device_problem(const protocol::task_view& task, const protoco
       return "custom dispatch of " + std::to_string(groups) + " workgroups in dimension " + std::to_string(i) +
              " exceeds " + std::to_string(portable_max_groups_per_dimension);
   }
+  for (const auto& p : task.params())
+    if (p.type == protocol::dtype::f64 && !device.fp64)
+      return "custom kernel param '" + p.name + "' is f64; " + device.name + " has no 64-bit floats";
   if (auto p = tensor_problem(task.inputs(), "input", device); !p.empty()) return p;
   return tensor_problem(task.outputs(), "output", device);
 }

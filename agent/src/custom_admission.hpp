@@ -20,13 +20,14 @@ std::string custom_signature_problem(const protocol::task_view& task, const prot
 
 /// Why the shape of the custom code is malformed regardless of device ("" when it is well formed): an entry
 /// that is not an identifier, no code at all, SPIR-V not a whole number of words, local and global sizes of
-/// different or unsupported rank (1 or 2), zeros, or a global size that is not a multiple of the local size.
+/// different or unsupported rank (1, 2 or 3), zeros, or a global size that is not a multiple of the local size.
 std::string custom_code_shape_problem(const protocol::task_view& task);
 
 /// The backend names ("vulkan", "opencl") whose code the task carries.
 bool custom_runs_on(const protocol::task_view& task, std::string_view backend);
 
-/// Why the custom call does not fit `device` (local size, dispatch, tensor sizes); "" when it fits.
+/// Why the custom call does not fit `device` (local size, dispatch, f64 params without fp64, tensor sizes); ""
+/// when it fits.
 std::string custom_device_problem(const protocol::task_view& task, const protocol::device_info& device);
 
 }  // namespace ec::agent

@@ -1,5 +1,6 @@
-// Params of custom kernels are bound as 32-bit words (push constants / scalar arguments, protocol.md): an
-// integer param is its low 32 bits, checked to fit; an f32 param is the float's bit pattern.
+// Params of custom kernels are bound as 4- or 8-byte scalars by dtype (push constants at std430 offsets / scalar
+// arguments, protocol.md): an integer param is its value, checked to fit its dtype (a u64 takes the
+// non-negative values of the wire's 64-bit `i`); a float param is the IEEE-754 bit pattern of its dtype.
 #include "custom_kernels.hpp"
 
 #include <bit>
@@ -7,6 +8,10 @@
 
 namespace ec::agent {
 namespace {
+
+kernels::scalar_arg wide_scalar(kernels::scalar_kind kind, std::uint64_t bits) {
+  return {{}, kind, static_cast<std::uint32_t>(bits), static_cast<std::uint32_t>(bits >> 32)};
+}
 
 std::optional<kernels::scalar_arg> scalar_of(const protocol::param& p) {
   switch (p.type) {
@@ -20,6 +25,11 @@ std::optional<kernels::scalar_arg> scalar_of(const protocol::param& p) {
           {}, kernels::scalar_kind::i32, static_cast<std::uint32_t>(static_cast<std::int32_t>(p.i))};
     case protocol::dtype::f32:
       return kernels::scalar_arg{{}, kernels::scalar_kind::f32, std::bit_cast<std::uint32_t>(static_cast<float>(p.f))};
+    case protocol::dtype::u64:
+      if (p.i < 0) return std::nullopt;
+      return wide_scalar(kernels::scalar_kind::u64, static_cast<std::uint64_t>(p.i));
+    case protocol::dtype::f64:
+      return wide_scalar(kernels::scalar_kind::f64, std::bit_cast<std::uint64_t>(p.f));
     default:
       return std::nullopt;
   }
@@ -30,7 +40,7 @@ std::optional<kernels::scalar_arg> scalar_of(const protocol::param& p) {
 std::string custom_params_problem(const protocol::task_view& task) {
   for (const auto& p : task.params())
     if (!scalar_of(p))
-      return "custom kernel param '" + p.name + "' must be u32, i32 or f32 and within its range (" +
+      return "custom kernel param '" + p.name + "' must be u32, i32, u64, f32 or f64 and within its range (" +
              std::string(protocol::to_string(p.type)) + " given)";
   return {};
 }
@@ -45,7 +55,7 @@ std::optional<backends::custom_call> custom_call_for(const protocol::task_view& 
   if (c->entry()) code.entry = c->entry()->string_view();
   const auto* local = c->local_size();
   const auto* global = c->global_size();
-  code.dims = local ? std::min<std::uint32_t>(local->size(), 2) : 1;
+  code.dims = local ? std::min<std::uint32_t>(local->size(), 3) : 1;
   for (unsigned d = 0; d < code.dims && local && global && d < global->size(); ++d) {
     code.local[d] = local->Get(d);
     code.global[d] = global->Get(d);

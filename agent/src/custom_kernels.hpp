@@ -12,10 +12,11 @@
 namespace ec::agent {
 
 /// The custom call of an admitted custom task (views into the task blob), or nothing for a catalogue task.
-/// Params become 32-bit scalars; admission has refused other dtypes and malformed sizes already.
+/// Params become 4- or 8-byte scalars by dtype; admission has refused other dtypes and malformed sizes already.
 std::optional<backends::custom_call> custom_call_for(const protocol::task_view& task);
 
-/// Why a param cannot be a custom kernel's scalar ("" when all can): only u32, i32 and f32 for now.
+/// Why a param cannot be a custom kernel's scalar ("" when all can): u32, i32, u64 (non-negative), f32 and f64
+/// can (the wire has no i64 dtype); u8 cannot.
 std::string custom_params_problem(const protocol::task_view& task);
 
 /// The device of `resource_group` that runs `call`: the hinted backend first, then Vulkan (SPIR-V), then OpenCL.

@@ -2,7 +2,7 @@
 // without the executor's lock held, so a callback may submit the next task.
 #include "ec/agent/in_process_executor.hpp"
 
-#include "custom_kernels.hpp"
+#include "task_queue.hpp"
 
 namespace ec::agent {
 namespace {
@@ -20,17 +20,21 @@ execution_outcome cancelled(std::string why) {
 
 protocol::result_status status_of(error_code code) {
   switch (code) {
-    case error_code::timeout: return protocol::result_status::timeout;
-    case error_code::unsupported: return protocol::result_status::unsupported;
-    case error_code::invalid_argument: return protocol::result_status::rejected;
-    default: return protocol::result_status::kernel_error;
+    case error_code::timeout:
+      return protocol::result_status::timeout;
+    case error_code::unsupported:
+      return protocol::result_status::unsupported;
+    case error_code::invalid_argument:
+      return protocol::result_status::rejected;
+    default:
+      return protocol::result_status::kernel_error;
   }
 }
 
 }  // namespace
 
 in_process_executor::in_process_executor(const backends::device_selector& selector, std::uint32_t slots_per_group)
-    : selector_(selector) {
+    : selector_(selector), queue_(std::make_unique<task_queue>()) {
   for (const auto& group : selector_.resource_groups())
     for (std::uint32_t i = 0; i < std::max(1u, slots_per_group); ++i)
       workers_.emplace_back([this, group] { worker_loop(group); });
@@ -49,26 +53,14 @@ in_process_executor::~in_process_executor() {
 void in_process_executor::submit(execution_request request, completion done) {
   {
     std::lock_guard lock(mutex_);
-    queue_.push_back({std::move(request), std::move(done), backends::clock::now()});
+    queue_->push(std::move(request), std::move(done));
   }
   wake_.notify_all();
 }
 
-bool in_process_executor::take_for(const std::string& group, pending& out, const backends::device_entry*& device) {
-  for (auto it = queue_.begin(); it != queue_.end(); ++it) {
-    const auto& req = it->request;
-    const auto* d = req.custom ? choose_custom_device(selector_, *req.custom, group, req.backend_hint)
-                               : selector_.choose(req.call.spec->name, group, req.backend_hint);
-    if (!d) continue;
-    out = std::move(*it);
-    queue_.erase(it);
-    device = d;
-    return true;
-  }
-  return false;
-}
+namespace {
 
-execution_outcome in_process_executor::run_one(pending& p, const backends::device_entry& device) {
+execution_outcome run_one(queued_task& p, const backends::device_entry& device) {
   execution_outcome o;
   const auto start = backends::clock::now();
   o.queued_us = us_between(p.submitted, start);
@@ -87,38 +79,33 @@ execution_outcome in_process_executor::run_one(pending& p, const backends::devic
   return o;
 }
 
+}  // namespace
+
 void in_process_executor::worker_loop(const std::string& group) {
   for (;;) {
-    pending p;
-    const backends::device_entry* device = nullptr;
+    std::optional<task_queue::taken> t;
+    const auto device_of = [&](const execution_request& r) { return device_for(selector_, r, group); };
     {
       std::unique_lock lock(mutex_);
-      wake_.wait(lock, [&] { return stop_ || (!paused_ && take_for(group, p, device)); });
-      if (stop_ && !device) return;
+      wake_.wait(lock, [&] { return stop_ || (!paused_ && (t = queue_->take_first(device_of))); });
+      if (stop_ && !t) return;
       ++busy_;
     }
-    auto outcome = run_one(p, *device);
+    auto outcome = run_one(t->task, *t->device);
     {
       std::lock_guard lock(mutex_);
       --busy_;
     }
-    p.done(std::move(outcome));
+    t->task.done(std::move(outcome));
     wake_.notify_all();  // a slot is free: another worker's predicate may now hold
   }
 }
 
 void in_process_executor::cancel(std::string_view task_id) {
-  std::vector<pending> gone;
+  std::vector<queued_task> gone;
   {
     std::lock_guard lock(mutex_);
-    for (auto it = queue_.begin(); it != queue_.end();) {
-      if (it->request.task_id == task_id) {
-        gone.push_back(std::move(*it));
-        it = queue_.erase(it);
-      } else {
-        ++it;
-      }
-    }
+    gone = queue_->take_id(task_id);
   }
   for (auto& p : gone) p.done(cancelled("cancelled by the aggregator"));
 }
@@ -132,10 +119,10 @@ void in_process_executor::set_paused(bool paused) {
 }
 
 void in_process_executor::drain() {
-  std::deque<pending> gone;
+  std::vector<queued_task> gone;
   {
     std::lock_guard lock(mutex_);
-    gone.swap(queue_);
+    gone = queue_->take_all();
   }
   for (auto& p : gone) p.done(cancelled("agent draining"));
 }
@@ -147,7 +134,7 @@ std::uint32_t in_process_executor::free_slots() const {
 
 std::size_t in_process_executor::queued() const {
   std::lock_guard lock(mutex_);
-  return queue_.size();
+  return queue_->size();
 }
 
 }  // namespace ec::agent

@@ -115,6 +115,7 @@ int main(int argc, char** argv) {
   worker->add_option("--backend", worker_opts.backend_filter);
   worker->add_option("--device-filter", worker_opts.device_filter);
   worker->add_option("--cpu-threads", worker_opts.cpu_threads);
+  worker->add_option("--custom-cache-entries", worker_opts.custom_cache_entries);
   worker->add_option("--memory-limit-mib", worker_opts.memory_limit_mib);
   worker->add_flag("--no-idle", no_idle);
   worker->add_flag("--no-landlock", no_landlock);

@@ -31,6 +31,7 @@ result<probe_report> run_probe(const probe_options& options) {
   ro.backend.cache_dir = state / "cache";
   ro.backend.validation = options.validation;
   ro.backend.cpu_threads = options.cpu_threads;
+  ro.backend.custom_cache_entries = options.custom_cache_entries;
   report.devices = backends::registry::load(ro);
   report.discover_s = seconds(backends::clock::now() - t0).count();
 

@@ -37,7 +37,7 @@ flatbuffers::Offset<void> encode_body(fbb_t& b, const run_request& r) {
   const auto inputs = encode_slices(b, r.inputs);
   const auto outputs = encode_slices(b, r.outputs);
   offsets<w::Scalar> scalars;
-  for (const auto& s : r.scalars) scalars.push_back(w::CreateScalar(b, s.kind, s.bits));
+  for (const auto& s : r.scalars) scalars.push_back(w::CreateScalar(b, s.kind, s.bits, s.high_bits));
   flatbuffers::Offset<w::CustomCode> custom;
   if (const auto& c = r.custom)
     custom = w::CreateCustomCodeDirect(b, &c->spirv, c->opencl_c.c_str(), c->entry.c_str(), &c->local, &c->global);
@@ -138,7 +138,7 @@ result<frame> decode_body(const w::RunRequest& m) {
   r.inputs = std::move(*in);
   r.outputs = std::move(*out);
   if (m.scalars())
-    for (const auto* s : *m.scalars()) r.scalars.push_back({s->kind(), s->bits()});
+    for (const auto* s : *m.scalars()) r.scalars.push_back({s->kind(), s->bits(), s->high_bits()});
   if (const auto* c = m.custom()) {
     custom_code code;
     if (c->spirv()) code.spirv.assign(c->spirv()->begin(), c->spirv()->end());

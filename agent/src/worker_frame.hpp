@@ -34,7 +34,8 @@ struct slice {
 /// One scalar argument of a bound call (kind and bit pattern; the name comes from the kernel's spec).
 struct scalar {
   std::uint8_t kind = 0;
-  std::uint32_t bits = 0;
+  std::uint32_t bits = 0;       // the low 32 bits
+  std::uint32_t high_bits = 0;  // the high 32 bits of an 8-byte kind (u64, i64, f64)
 };
 
 /// Custom kernel code carried to the worker (owned copies: the frame outlives no task blob).

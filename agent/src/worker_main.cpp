@@ -54,6 +54,7 @@ backends::registry_options registry_options_of(const worker_args& a) {
   ro.disabled = a.disabled_backends;
   ro.backend.cache_dir = a.state_dir / "cache";
   ro.backend.cpu_threads = a.cpu_threads;
+  ro.backend.custom_cache_entries = a.custom_cache_entries;
   return ro;
 }
 

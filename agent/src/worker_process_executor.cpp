@@ -6,8 +6,8 @@
 
 #include <algorithm>
 
-#include "custom_kernels.hpp"
 #include "ec/agent/log.hpp"
+#include "task_queue.hpp"
 #include "worker_slot.hpp"
 
 namespace ec::agent {
@@ -30,7 +30,7 @@ execution_outcome answered(protocol::result_status status, std::string why) {
 
 worker_process_executor::worker_process_executor(const backends::device_selector& selector,
                                                  std::uint32_t slots_per_group, worker_executor_options options)
-    : selector_(selector), options_(std::move(options)) {
+    : selector_(selector), options_(std::move(options)), queue_(std::make_unique<task_queue>()) {
   for (const auto& g : selector_.resource_groups()) {
     group_state st;
     st.health.group = g;
@@ -69,7 +69,8 @@ std::vector<std::string> worker_process_executor::worker_args_for(const std::str
         std::find(options_.disabled_backends.begin(), options_.disabled_backends.end(), name) !=
             options_.disabled_backends.end())
       a.insert(a.end(), {"--disable", name});
-  a.insert(a.end(), {"--cpu-threads", std::to_string(options_.cpu_threads), "--memory-limit-mib",
+  a.insert(a.end(), {"--cpu-threads", std::to_string(options_.cpu_threads), "--custom-cache-entries",
+                     std::to_string(options_.custom_cache_entries), "--memory-limit-mib",
                      std::to_string(options_.memory_limit_mib)});
   if (!options_.idle_priority) a.emplace_back("--no-idle");
   if (!options_.landlock) a.emplace_back("--no-landlock");
@@ -85,7 +86,7 @@ bool worker_process_executor::restart(slot& s) {
   }
   worker::slot_spec spec{options_.binary, worker_args_for(s.group), options_.start_timeout, options_.kill_grace_min};
   auto r = s.worker->start(spec);
-  std::vector<pending> orphans;
+  std::vector<queued_task> orphans;
   {
     std::lock_guard lock(mutex_);
     auto& g = state_of(s.group);
@@ -108,7 +109,7 @@ bool worker_process_executor::restart(slot& s) {
 }
 
 void worker_process_executor::record_failure(const std::string& group, const std::string& why, bool crashed,
-                                             std::vector<pending>& orphans) {
+                                             std::vector<queued_task>& orphans) {
   auto& g = state_of(group);
   g.health.last_failure = why;
   if (!crashed) {
@@ -126,39 +127,14 @@ void worker_process_executor::record_failure(const std::string& group, const std
   if (n < options_.max_crashes || !g.health.in_service) return;
   g.health.in_service = false;
   log(log_level::error, component, "resource group out of service", {{"group", group}, {"crashes", n}});
-  for (auto it = queue_.begin(); it != queue_.end();) {
-    if (runnable_somewhere(it->request)) {
-      ++it;
-    } else {
-      orphans.push_back(std::move(*it));
-      it = queue_.erase(it);
-    }
-  }
-}
-
-const backends::device_entry* worker_process_executor::choose(const execution_request& request,
-                                                              const std::string& group) const {
-  return request.custom ? choose_custom_device(selector_, *request.custom, group, request.backend_hint)
-                        : selector_.choose(request.call.spec->name, group, request.backend_hint);
+  for (auto& t : queue_->take_if([&](const execution_request& r) { return !runnable_somewhere(r); }))
+    orphans.push_back(std::move(t));
 }
 
 bool worker_process_executor::runnable_somewhere(const execution_request& request) const {
   return std::any_of(groups_.begin(), groups_.end(), [&](const group_state& g) {
-    return g.health.in_service && choose(request, g.health.group) != nullptr;
+    return g.health.in_service && device_for(selector_, request, g.health.group) != nullptr;
   });
-}
-
-bool worker_process_executor::take_for(const std::string& group, pending& out, const backends::device_entry*& device) {
-  if (!state_of(group).health.in_service) return false;
-  for (auto it = queue_.begin(); it != queue_.end(); ++it) {
-    const auto* d = choose(it->request, group);
-    if (!d) continue;
-    out = std::move(*it);
-    queue_.erase(it);
-    device = d;
-    return true;
-  }
-  return false;
 }
 
 void worker_process_executor::slot_loop(slot& s) {
@@ -168,20 +144,22 @@ void worker_process_executor::slot_loop(slot& s) {
       if (stop_ || !state_of(s.group).health.in_service) return;
       continue;  // backoff elapsed or a failed start: try again
     }
-    pending p;
-    const backends::device_entry* device = nullptr;
+    std::optional<task_queue::taken> t;
+    const auto device_of = [&](const execution_request& r) { return device_for(selector_, r, s.group); };
     {
       std::unique_lock lock(mutex_);
-      wake_.wait(lock, [&] { return stop_ || (!paused_ && take_for(s.group, p, device)); });
-      if (stop_ && !device) return;
+      const auto take = [&] { return state_of(s.group).health.in_service && (t = queue_->take_first(device_of)); };
+      wake_.wait(lock, [&] { return stop_ || (!paused_ && take()); });
+      if (stop_ && !t) return;
       ++busy_;
     }
+    auto& p = t->task;
     const auto start = backends::clock::now();
-    auto r = s.worker->run(p.request, device->dev->id());
-    r.outcome.device = device->info;
+    auto r = s.worker->run(p.request, t->device->dev->id());
+    r.outcome.device = t->device->info;
     r.outcome.queued_us = us_between(p.submitted, start);
     r.outcome.total_us = us_between(p.submitted, backends::clock::now());
-    std::vector<pending> orphans;
+    std::vector<queued_task> orphans;
     {
       std::lock_guard lock(mutex_);
       --busy_;
@@ -199,7 +177,7 @@ void worker_process_executor::submit(execution_request request, completion done)
     const bool someone_down =
         std::any_of(groups_.begin(), groups_.end(), [](const auto& g) { return !g.health.in_service; });
     if (!someone_down || runnable_somewhere(request)) {
-      queue_.push_back({std::move(request), std::move(done), backends::clock::now()});
+      queue_->push(std::move(request), std::move(done));
       done = nullptr;
     }
   }
@@ -208,17 +186,10 @@ void worker_process_executor::submit(execution_request request, completion done)
 }
 
 void worker_process_executor::cancel(std::string_view task_id) {
-  std::vector<pending> gone;
+  std::vector<queued_task> gone;
   {
     std::lock_guard lock(mutex_);
-    for (auto it = queue_.begin(); it != queue_.end();) {
-      if (it->request.task_id == task_id) {
-        gone.push_back(std::move(*it));
-        it = queue_.erase(it);
-      } else {
-        ++it;
-      }
-    }
+    gone = queue_->take_id(task_id);
   }
   for (auto& p : gone) p.done(answered(protocol::result_status::cancelled, "cancelled by the aggregator"));
 }
@@ -232,10 +203,10 @@ void worker_process_executor::set_paused(bool paused) {
 }
 
 void worker_process_executor::drain() {
-  std::deque<pending> gone;
+  std::vector<queued_task> gone;
   {
     std::lock_guard lock(mutex_);
-    gone.swap(queue_);
+    gone = queue_->take_all();
   }
   for (auto& p : gone) p.done(answered(protocol::result_status::cancelled, "agent draining"));
 }
@@ -256,7 +227,7 @@ std::uint32_t worker_process_executor::free_slots() const {
 
 std::size_t worker_process_executor::queued() const {
   std::lock_guard lock(mutex_);
-  return queue_.size();
+  return queue_->size();
 }
 
 std::vector<group_health> worker_process_executor::health() const {

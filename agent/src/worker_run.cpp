@@ -63,9 +63,11 @@ result<kernels::bound_call> rebuild(const run_request& req, std::span<std::uint8
 // checked again (the backend divides by the local size).
 result<backends::custom_call> rebuild_custom(const run_request& req, std::span<std::uint8_t> arena) {
   const auto& code = *req.custom;
-  const auto dims = code.local.size();
-  if (dims < 1 || dims > 2 || code.global.size() != dims) return fail(error_code::malformed, "custom sizes: rank");
   backends::custom_call call;
+  constexpr std::size_t max_dims = std::tuple_size_v<decltype(call.code.local)>;  // 3: x, y, z
+  const auto dims = code.local.size();
+  if (dims < 1 || dims > max_dims || code.global.size() != dims)
+    return fail(error_code::malformed, "custom sizes: rank");
   call.code.spirv = code.spirv;
   call.code.opencl_c = code.opencl_c;
   call.code.entry = code.entry;
@@ -84,10 +86,11 @@ result<backends::custom_call> rebuild_custom(const run_request& req, std::span<s
     }
   for (const auto& s : req.inputs) call.inputs.push_back({s.name, s.type, s.shape, arena.subspan(s.offset, s.bytes)});
   for (const auto& s : req.outputs) call.outputs.push_back({s.name, s.type, s.shape, s.bytes});
+  // Custom params may be 8 bytes (u64, i64, f64); catalogue scalars (rebuild) stay 32-bit.
   for (const auto& s : req.scalars) {
-    if (s.kind > static_cast<std::uint8_t>(kernels::scalar_kind::f32))
+    if (s.kind > static_cast<std::uint8_t>(kernels::scalar_kind::f64))
       return fail(error_code::malformed, "scalar kind");
-    call.scalars.push_back({{}, static_cast<kernels::scalar_kind>(s.kind), s.bits});
+    call.scalars.push_back({{}, static_cast<kernels::scalar_kind>(s.kind), s.bits, s.high_bits});
   }
   return call;
 }

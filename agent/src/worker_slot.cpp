@@ -61,7 +61,7 @@ namespace {
 // The custom call's code and sizes, copied into the frame (the task blob stays in the supervisor).
 custom_code frame_code_of(const backends::custom_code& c) {
   custom_code out{{c.spirv.begin(), c.spirv.end()}, std::string(c.opencl_c), std::string(c.entry), {}, {}};
-  for (std::uint32_t d = 0; d < c.dims && d < 2; ++d) {
+  for (std::uint32_t d = 0; d < c.dims && d < c.local.size(); ++d) {
     out.local.push_back(c.local[d]);
     out.global.push_back(c.global[d]);
   }
@@ -71,7 +71,7 @@ custom_code frame_code_of(const backends::custom_code& c) {
 }  // namespace
 
 result<run_request> worker_slot::stage(const execution_request& request, const std::string& device_id) {
-  // A custom call binds like a catalogue call (inputs, outputs, 32-bit scalars); only its code travels too.
+  // A custom call binds like a catalogue call (inputs, outputs, scalars); only its code travels too.
   kernels::bound_call custom_view;
   if (request.custom) {
     custom_view.inputs = request.custom->inputs;
@@ -102,7 +102,7 @@ result<run_request> worker_slot::stage(const execution_request& request, const s
     req.outputs.push_back({out.name, out.type, out.shape, end, out.bytes});
     end += aligned(out.bytes);
   }
-  for (const auto& s : call.scalars) req.scalars.push_back({static_cast<std::uint8_t>(s.kind), s.bits});
+  for (const auto& s : call.scalars) req.scalars.push_back({static_cast<std::uint8_t>(s.kind), s.bits, s.high_bits});
   if (auto r = arena_.ensure(std::max<std::uint64_t>(end, 1)); !r) return r.err();
   for (std::size_t i = 0; i < call.inputs.size(); ++i)
     if (!call.inputs[i].data.empty())

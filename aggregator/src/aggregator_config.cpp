@@ -82,6 +82,20 @@ setter flag(bool aggregator_config::*field) {
   };
 }
 
+setter paths(std::vector<std::string> aggregator_config::*field) {
+  return [field](reader& r, const toml::node& n, std::string_view key, aggregator_config& c) {
+    const auto* a = n.as_array();
+    if (!a) return r.bad(n, key, "must be an array of file paths");
+    std::vector<std::string> out;
+    for (const auto& e : *a) {
+      const auto* s = e.as_string();
+      if (!s || s->get().empty()) return r.bad(n, key, "each entry must be a non-empty file path");
+      out.push_back(r.path(s->get()));
+    }
+    c.*field = std::move(out);
+  };
+}
+
 const std::map<std::string, setter, std::less<>>& keys() {
   static const std::map<std::string, setter, std::less<>> k = {
       {"broker.url", text(&aggregator_config::broker_url)},
@@ -119,6 +133,7 @@ const std::map<std::string, setter, std::less<>>& keys() {
       {"trust.trust_after", number(&aggregator_config::trust_after, 1, 1000000)},
       {"trust.replicate_one_in", number(&aggregator_config::replicate_one_in, 1, 1000000)},
       {"trust.ringer_rate", real(&aggregator_config::ringer_rate, 0, 1)},
+      {"jobs.code_keys", paths(&aggregator_config::code_keys)},
   };
   return k;
 }

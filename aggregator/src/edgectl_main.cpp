@@ -13,7 +13,8 @@ int main(int argc, char** argv) {
   std::string db_path, config_path;
   std::vector<std::string> keys;
   app.add_option("--db", db_path, "the region's SQLite database");
-  app.add_option("-c,--config", config_path, "an edge-aggregator config: its database (and key, for ledger verify)");
+  app.add_option("-c,--config", config_path,
+                 "an edge-aggregator config: its database, its jobs.code_keys (submit) and key (ledger verify)");
   app.add_option("--key", keys, "aggregator public key PEM whose checkpoints are trusted (repeatable)");
 
   std::string job_file, job_id, out_dir, principal;
@@ -54,6 +55,7 @@ int main(int argc, char** argv) {
       return 1;
     }
     if (ctx.database.empty()) ctx.database = config->database;
+    ctx.code_keys = config->code_keys;
     if (ctx.key_files.empty()) {
       const auto pub = config->key_file + ".pub";
       ctx.key_files.push_back(std::filesystem::exists(pub) ? pub : config->key_file);

@@ -8,6 +8,7 @@
 #include <fstream>
 #include <iterator>
 
+#include "ec/aggregator/custom_job.hpp"
 #include "ec/kernels/catalog.hpp"
 
 namespace ec::aggregator {
@@ -22,19 +23,6 @@ constexpr std::uint64_t table_margin = 1024;  // params, names, shapes and FlatB
 constexpr std::int64_t q28_one = std::int64_t{1} << 28;
 
 bool is_float(dtype t) { return t == dtype::f32 || t == dtype::f64; }
-
-result<protocol::param> to_param(const kernels::param_spec& spec, const param_value& v) {
-  protocol::param p{std::string(spec.name), spec.type, 0, 0.0};
-  if (is_float(spec.type)) {
-    p.f = v.f;
-  } else {
-    if (!v.is_integer)
-      return bad("param '" + v.name + "' has dtype " + std::string(protocol::to_string(spec.type)) +
-                 " and needs an integer, got " + std::to_string(v.f));
-    p.i = v.i;
-  }
-  return p;
-}
 
 // An integral value inside the dtype's range.
 bool integer_fits(dtype t, double v) {
@@ -60,7 +48,25 @@ void put(protocol::bytes& out, T v) {
   std::memcpy(out.data() + at, &v, sizeof(T));
 }
 
-result<tensor> make_input(const input_tensor& in, const file_reader& read) {
+}  // namespace
+
+result<protocol::param> make_param(const param_value& v, protocol::dtype type) {
+  protocol::param p{v.name, type, 0, 0.0};
+  if (is_float(type)) {
+    p.f = v.f;
+  } else {
+    if (!v.is_integer)
+      return bad("param '" + v.name + "' has dtype " + std::string(protocol::to_string(type)) +
+                 " and needs an integer, got " + std::to_string(v.f));
+    if (!integer_fits(type, static_cast<double>(v.i)))
+      return bad("param '" + v.name + "' = " + std::to_string(v.i) + " is out of range for " +
+                 std::string(protocol::to_string(type)));
+    p.i = v.i;
+  }
+  return p;
+}
+
+result<tensor> make_input_tensor(const input_tensor& in, const file_reader& read) {
   tensor t{in.name, in.type, in.shape, {}};
   const auto size = protocol::tensor_byte_size(in.type, in.shape);
   const std::string where = "input '" + in.name + "' (line " + std::to_string(in.line) + ")";
@@ -102,6 +108,8 @@ result<tensor> make_input(const input_tensor& in, const file_reader& read) {
   }
   return t;
 }
+
+namespace {
 
 // Rows [r0, r1) of a tensor's first axis.
 tensor slice_rows(const tensor& t, std::uint64_t r0, std::uint64_t r1) {
@@ -360,7 +368,7 @@ result<std::vector<protocol::param>> params_for(const kernels::kernel_spec& spec
     for (const auto* p : point)
       if (p->name == ps.name) chosen = p;
     if (chosen) {
-      auto p = to_param(ps, *chosen);
+      auto p = make_param(*chosen, ps.type);
       if (!p) return p.err();
       out.push_back(std::move(*p));
       continue;
@@ -417,6 +425,8 @@ protocol::task issue_task(const work_unit& unit, std::uint32_t replica, std::uin
 
 result<std::vector<work_unit>> expand_job(const job_spec& job, const std::string& job_id,
                                           const expansion_limits& limits, const file_reader& read) {
+  // Without code keys every custom job is refused (edgectl passes the configured ones to expand_custom_job).
+  if (job.custom) return expand_custom_job(job, job_id, nullptr, limits, read);
   const auto* spec = kernels::find_kernel(job.kernel);
   if (!spec) return bad("unknown kernel '" + job.kernel + "'");
   std::vector<protocol::param> generated;
@@ -431,7 +441,7 @@ result<std::vector<work_unit>> expand_job(const job_spec& job, const std::string
     inputs = std::move(s.inputs);
   }
   for (const auto& in : job.inputs) {
-    auto t = make_input(in, read);
+    auto t = make_input_tensor(in, read);
     if (!t) return t.err();
     inputs.push_back(std::move(*t));
   }

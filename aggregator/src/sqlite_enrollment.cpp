@@ -210,6 +210,17 @@ result<void> sqlite_storage::record_hello(const std::string& agent_id, std::uint
   return {};
 }
 
+result<std::optional<bytes>> sqlite_storage::last_hello(const std::string& agent_id) {
+  std::lock_guard lock(impl_->mu);
+  auto q = impl_->db->prepare("SELECT last_hello FROM agent_keys WHERE agent_id = ?1 AND last_hello IS NOT NULL");
+  if (!q) return q.err();
+  q->bind_text(1, agent_id);
+  auto row = q->step();
+  if (!row) return row.err();
+  if (!*row) return std::optional<bytes>();
+  return std::optional<bytes>(q->col_blob(0));
+}
+
 result<void> sqlite_storage::set_trust(const std::string& agent_id, std::uint32_t streak, bool trusted,
                                        std::uint64_t trusted_since_ms) {
   std::lock_guard lock(impl_->mu);

@@ -17,6 +17,13 @@ constexpr const char* principal_blocked =
     "EXISTS (SELECT 1 FROM tasks t WHERE t.wu_id = w.wu_id AND t.principal = ?1 AND (t.state IN ('leased', "
     "'returned') OR t.has_ok_result = 1))";
 
+// An agent that answered a unit Rejected or Unsupported (ec.wire.ResultStatus 3, 4) refused that very code and
+// those sizes: it would refuse them again, so it is not offered the unit again (without this, the freed slot came
+// back to it at once, attempt after attempt, until the unit failed at max_replicas without a capable agent's turn).
+constexpr const char* agent_refused =
+    "EXISTS (SELECT 1 FROM tasks rt JOIN results rr ON rr.task_id = rt.task_id AND rr.attempt = rt.attempt WHERE "
+    "rt.wu_id = w.wu_id AND rt.agent_id = ?5 AND rr.status IN (3, 4))";
+
 }  // namespace
 
 result<std::vector<lease_candidate>> sqlite_storage::find_leasable(const lease_query& query) {
@@ -32,6 +39,8 @@ result<std::vector<lease_candidate>> sqlite_storage::find_leasable(const lease_q
       "'active' AND (j.deadline_ms = 0 OR j.deadline_ms > ?2) AND instr(?4, char(10) || j.kernel || char(10)) > 0 "
       "AND NOT ";
   text += principal_blocked;
+  text += " AND NOT ";
+  text += agent_refused;
   text += " ORDER BY w.rowid LIMIT ?3";
 
   std::lock_guard lock(impl_->mu);
@@ -40,6 +49,7 @@ result<std::vector<lease_candidate>> sqlite_storage::find_leasable(const lease_q
     auto q = db.prepare(text);
     if (!q) return q.err();
     q->bind_text(1, query.principal).bind_u64(2, query.now_ms).bind(3, query.max_tasks).bind_text(4, kernels);
+    q->bind_text(5, query.agent_id);
     for (;;) {
       auto row = q->step();
       if (!row) return row.err();

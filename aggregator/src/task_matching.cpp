@@ -13,6 +13,19 @@ bool contains(const std::vector<std::string>& v, const std::string& s) {
   return std::find(v.begin(), v.end(), s) != v.end();
 }
 
+std::string join(const std::vector<std::string>& v) {
+  std::string out;
+  for (const auto& s : v) out += (out.empty() ? "" : " or ") + s;
+  return out;
+}
+
+std::uint64_t largest_tensor(const protocol::task& t) {
+  std::uint64_t most = 0;
+  for (const auto* list : {&t.inputs, &t.outputs})
+    for (const auto& x : *list) most = std::max(most, protocol::tensor_byte_size(x.type, x.shape).value_or(0));
+  return most;
+}
+
 // The device's version of the kernel, or 0 when it does not say.
 std::uint32_t version_of(const protocol::device_info& d, std::size_t i) {
   return i < d.kernel_versions.size() ? d.kernel_versions[i] : 0;
@@ -21,6 +34,8 @@ std::uint32_t version_of(const protocol::device_info& d, std::size_t i) {
 std::string device_problem(const protocol::device_info& d, const pending_unit& unit) {
   const auto it = std::find(d.kernels.begin(), d.kernels.end(), unit.kernel);
   if (it == d.kernels.end()) return "device " + d.name + " does not list kernel '" + unit.kernel + "'";
+  if (!unit.backends.empty() && !contains(unit.backends, d.backend))
+    return "device " + d.name + " (" + d.backend + ") cannot run this code: it is for " + join(unit.backends);
   const auto v = version_of(d, static_cast<std::size_t>(it - d.kernels.begin()));
   if (unit.kernel_version && v && v != unit.kernel_version)
     return "device " + d.name + " has kernel '" + unit.kernel + "' version " + std::to_string(v);
@@ -34,6 +49,42 @@ std::string device_problem(const protocol::device_info& d, const pending_unit& u
 }
 
 }  // namespace
+
+std::vector<std::string> custom_code_backends(const protocol::custom_kernel& code) {
+  std::vector<std::string> out;
+  if (!code.spirv.empty()) out.emplace_back("vulkan");
+  if (!code.opencl_c.empty()) out.emplace_back("opencl");
+  return out;
+}
+
+std::string lease_kernel_name(const protocol::task& templ) {
+  if (!templ.custom) return templ.kernel;
+  const auto backends = custom_code_backends(*templ.custom);
+  if (backends.size() != 1) return custom_kernel_name;
+  return std::string(custom_kernel_name) + (backends[0] == "vulkan" ? "/spirv" : "/opencl");
+}
+
+std::vector<std::string> lease_kernel_names(const agent_profile& agent) {
+  std::vector<std::string> out;
+  for (const auto& d : agent.devices) {
+    out.insert(out.end(), d.kernels.begin(), d.kernels.end());
+    if (contains(d.kernels, custom_kernel_name) && (d.backend == "vulkan" || d.backend == "opencl"))
+      out.push_back(std::string(custom_kernel_name) + (d.backend == "vulkan" ? "/spirv" : "/opencl"));
+  }
+  std::sort(out.begin(), out.end());
+  out.erase(std::unique(out.begin(), out.end()), out.end());
+  return out;
+}
+
+pending_unit pending_unit_of(const std::string& unit_id, const protocol::task& templ) {
+  pending_unit pu;
+  pu.unit_id = unit_id;
+  pu.kernel = templ.kernel;
+  if (templ.custom) pu.backends = custom_code_backends(*templ.custom);
+  pu.min_memory_bytes = templ.min_memory_bytes;
+  pu.largest_tensor_bytes = largest_tensor(templ);
+  return pu;
+}
 
 std::uint32_t batch_size(const matching_config& config, const protocol::work_request& request,
                          const agent_activity& activity) {

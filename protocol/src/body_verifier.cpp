@@ -125,12 +125,25 @@ std::size_t tables_in(const wire::Result& r) {
   return 1 + (r.device() ? 1 : 0) + (r.timings() ? 1 : 0) + count(r.outputs());
 }
 
+// The out-of-service list is bounded so a hello cannot make the aggregator store and log an unbounded list.
+result<void> check_out_of_service(const flatbuffers::Vector<flatbuffers::Offset<flatbuffers::String>>* groups) {
+  if (!groups) return {};
+  if (groups->size() > max_out_of_service_groups)
+    return malformed("out_of_service names " + std::to_string(groups->size()) + " groups, at most " +
+                     std::to_string(max_out_of_service_groups) + " allowed");
+  for (const auto* g : *groups)
+    if (g->size() > max_resource_group_name)
+      return malformed("an out_of_service group name is " + std::to_string(g->size()) + " bytes, at most " +
+                       std::to_string(max_resource_group_name) + " allowed");
+  return {};
+}
+
 result<void> check_hello(const wire::AgentHello& h) {
   if (!in_range(h.state())) return fail(error_code::bad_enum, "agent state out of range");
   if (h.devices())
     for (const auto* d : *h.devices())
       if (auto r = check_device(*d); !r) return r;
-  return {};
+  return check_out_of_service(h.out_of_service());
 }
 
 result<void> check_receipt(const wire::Receipt& r) {

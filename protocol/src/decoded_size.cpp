@@ -60,7 +60,7 @@ std::uint64_t decoded_size(const wire::Result& r) {
 
 std::uint64_t decoded_size(const wire::AgentHello& h) {
   return of(h.agent_id()) + of(h.public_key()) + of(h.enrollment_token()) + of(h.version()) + of(h.os()) +
-         of(h.arch()) + of(h.abi()) + of_tables(h.devices()) + of(h.paused_reason());
+         of(h.arch()) + of(h.abi()) + of_tables(h.devices()) + of(h.paused_reason()) + of(h.out_of_service());
 }
 
 std::uint64_t decoded_size(const wire::WorkRequest& w) { return of(w.agent_id()) + of(w.request_id()); }

@@ -122,9 +122,10 @@ bytes build(const agent_hello& m) {
     devices = b.CreateVector(ds);
   }
   auto reason = opt_string(b, m.paused_reason);
+  auto out_of_service = opt_strings(b, m.out_of_service);
   b.Finish(wire::CreateAgentHello(b, agent, key, token, m.session_seq, version, os, arch, abi, devices, m.max_slots,
                                   m.online, static_cast<wire::AgentState>(m.state), reason, m.last_control_seq,
-                                  m.spool_bytes, m.sent_at_ms));
+                                  m.spool_bytes, m.sent_at_ms, out_of_service));
   return finish(b);
 }
 

@@ -114,6 +114,7 @@ agent_hello agent_hello_view::decode() const {
   m.last_control_seq = w_->last_control_seq();
   m.spool_bytes = w_->spool_bytes();
   m.sent_at_ms = w_->sent_at_ms();
+  m.out_of_service = strings_of(w_->out_of_service());
   return m;
 }
 

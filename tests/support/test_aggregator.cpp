@@ -308,6 +308,7 @@ void test_aggregator::handle_hello(std::span<const std::uint8_t> payload, std::v
     rec.last_control_seq = hello.last_control_seq;
     rec.spool_bytes = hello.spool_bytes;
     rec.devices = hello.devices;
+    rec.out_of_service = hello.out_of_service;
     rec.kernels.clear();
     for (const auto& d : rec.devices) rec.kernels.insert(d.kernels.begin(), d.kernels.end());
   } else if (rec.offline_session_seq = hello.session_seq; hello.session_seq >= rec.session_seq) {
@@ -534,6 +535,15 @@ bool test_aggregator::wait_hello(const std::string& agent_id, std::chrono::milli
     const auto it = agents_.find(agent_id);
     if (it == agents_.end() || !it->second.online) return false;
     return !after_session_seq || it->second.session_seq > *after_session_seq;
+  });
+}
+
+bool test_aggregator::wait_agent(const std::string& agent_id, const std::function<bool(const agent_record&)>& pred,
+                                 std::chrono::milliseconds timeout) {
+  std::unique_lock lk(mu_);
+  return cv_.wait_for(lk, timeout, [&] {
+    const auto it = agents_.find(agent_id);
+    return it != agents_.end() && pred(it->second);
   });
 }
 

@@ -60,8 +60,9 @@ struct agent_record {
   std::uint64_t last_control_seq = 0;
   std::uint64_t spool_bytes = 0;
   std::vector<protocol::device_info> devices;
-  std::set<std::string> kernels;  // union of the devices' self-tested kernels
-  std::uint64_t hellos = 0;       // hellos seen (online and offline)
+  std::vector<std::string> out_of_service;  // of the last online hello: groups whose devices it leaves out
+  std::set<std::string> kernels;            // union of the devices' self-tested kernels
+  std::uint64_t hellos = 0;                 // hellos seen (online and offline)
 };
 
 /// A WorkRequest as received.
@@ -189,6 +190,9 @@ class test_aggregator {
   /// Waits until an online hello of the agent arrived (with session_seq > after_session_seq when given).
   bool wait_hello(const std::string& agent_id, std::chrono::milliseconds timeout,
                   std::optional<std::uint64_t> after_session_seq = std::nullopt);
+  /// Waits until the agent's record satisfies pred (runs under the aggregator's lock; must not call it).
+  bool wait_agent(const std::string& agent_id, const std::function<bool(const agent_record&)>& pred,
+                  std::chrono::milliseconds timeout);
   /// Waits until an offline hello (the Last Will or a clean goodbye) of the agent arrived.
   bool wait_offline(const std::string& agent_id, std::chrono::milliseconds timeout);
   /// Waits until at least n WorkRequests came from the agent ("" = any agent).

@@ -14,6 +14,7 @@ struct context {
   std::string database;
   std::vector<std::string> key_files;  // public (or private) PEM files whose checkpoints verify_ledger trusts
   bool create = false;                 // submit and enroll may create a fresh database
+  std::vector<std::string> code_keys;  // the config's jobs.code_keys: custom jobs must be signed by one of them
 };
 
 /// Opens the region database (an existing one unless ctx.create); prints the error and returns null on failure.

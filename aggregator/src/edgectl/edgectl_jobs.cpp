@@ -10,8 +10,10 @@
 #include <fstream>
 #include <sstream>
 
+#include "ec/aggregator/custom_job.hpp"
 #include "ec/aggregator/job_expansion.hpp"
 #include "ec/aggregator/job_spec.hpp"
+#include "ec/aggregator/task_matching.hpp"
 #include "ec/aggregator/task_template.hpp"
 #include "ec/protocol/bytes.hpp"
 #include "edgectl/edgectl_commands.hpp"
@@ -59,6 +61,19 @@ void print_counts(const std::string& label, const work_unit_counts& c, bool tty)
               static_cast<unsigned long long>(total));
 }
 
+// Custom jobs are checked against the config's code keys; without them (no -c, or an empty jobs.code_keys) they are
+// refused.
+result<std::vector<work_unit>> expand(const job_spec& spec, const std::string& job_id, const context& ctx) {
+  if (!spec.custom) return expand_job(spec, job_id);
+  if (ctx.code_keys.empty())
+    return fail(error_code::untrusted_key,
+                "custom jobs need the aggregator's code keys: pass -c CONFIG whose jobs.code_keys lists the code "
+                "key that signed this code");
+  auto keys = load_code_keys(ctx.code_keys);
+  if (!keys) return keys.err();
+  return expand_custom_job(spec, job_id, keys->get());
+}
+
 }  // namespace
 
 int submit(const context& ctx, const std::string& job_file) {
@@ -77,7 +92,7 @@ int submit(const context& ctx, const std::string& job_file) {
     return 1;
   }
   const auto job_id = make_job_id(spec->name.empty() ? spec->kernel : spec->name);
-  auto units = expand_job(*spec, job_id);
+  auto units = expand(*spec, job_id, ctx);
   if (!units) {
     std::fprintf(stderr, "edgectl: %s: %s\n", job_file.c_str(), units.err().message.c_str());
     return 1;
@@ -87,7 +102,7 @@ int submit(const context& ctx, const std::string& job_file) {
   const auto now = wall_ms();
   job_row job;
   job.job_id = job_id;
-  job.kernel = spec->kernel;
+  job.kernel = units->empty() ? spec->kernel : lease_kernel_name(units->front().task);
   job.spec = text;
   job.quorum = std::max<std::uint32_t>(1, spec->quorum);
   job.deadline_ms = spec->deadline_s == 0 ? 0 : now + spec->deadline_s * 1000;

@@ -3,6 +3,7 @@
 #include <cstdio>
 
 #include "ec/aggregator/enrollment.hpp"
+#include "ec/aggregator/hello_devices.hpp"
 #include "ec/aggregator/ledger.hpp"
 #include "ec/protocol/keys.hpp"
 #include "ec/protocol/openssl_signer.hpp"
@@ -32,6 +33,19 @@ std::unique_ptr<sqlite_storage> open_database(const context& ctx) {
   return std::move(db).value();
 }
 
+namespace {
+
+// The resource groups the agent's last hello named out of service (docs/isolation.md).
+std::string out_of_service_column(sqlite_storage& db, const std::string& agent_id) {
+  auto body = db.last_hello(agent_id);
+  if (!body) return "? (" + body.err().what() + ")";
+  if (!*body) return "none";
+  auto groups = stored_out_of_service(**body);
+  return groups ? group_list(*groups) : "? (" + groups.err().what() + ")";
+}
+
+}  // namespace
+
 int agents(const context& ctx) {
   auto db = open_database(ctx);
   if (!db) return 1;
@@ -43,15 +57,16 @@ int agents(const context& ctx) {
   const auto window_ms = std::uint64_t{10} * 60 * 1000;
   const auto now = wall_ms();
   auto stats = db->agent_throughput(now > window_ms ? now - window_ms : 0);
-  std::printf("%-32s  %-24s  %-7s  %-9s  %6s  %s\n", "agent", "principal", "state", "trust", "streak", "results/10min");
+  std::printf("%-32s  %-24s  %-7s  %-9s  %6s  %13s  %s\n", "agent", "principal", "state", "trust", "streak",
+              "results/10min", "out_of_service");
   for (const auto& a : *list) {
     std::uint64_t recent = 0;
     if (stats)
       for (const auto& s : *stats)
         if (s.agent_id == a.agent_id) recent = s.results_since;
-    std::printf("%-32s  %-24s  %-7s  %-9s  %6u  %llu\n", a.agent_id.c_str(), a.principal.c_str(),
+    std::printf("%-32s  %-24s  %-7s  %-9s  %6u  %13llu  %s\n", a.agent_id.c_str(), a.principal.c_str(),
                 a.online ? "online" : "offline", a.trusted ? "trusted" : "untrusted", a.trust_streak,
-                static_cast<unsigned long long>(recent));
+                static_cast<unsigned long long>(recent), out_of_service_column(*db, a.agent_id).c_str());
   }
   return 0;
 }

@@ -1,9 +1,11 @@
 // Hellos: verify (the hello certifies its own key), admit by the enrollment mode, record online/offline by
-// session_seq, and remember the agent's kernels and devices for matching.
+// session_seq, and remember the agent's kernels and devices for matching (never those of resource groups out of
+// service).
 #include <algorithm>
 #include <set>
 
 #include "ec/aggregator/aggregator_service.hpp"
+#include "ec/aggregator/hello_devices.hpp"
 #include "ec/protocol/envelope.hpp"
 #include "ec/protocol/message_views.hpp"
 
@@ -55,7 +57,12 @@ void aggregator_service::handle_hello(std::string_view topic_agent, protocol::by
     entry.session_seq = std::max(entry.session_seq, hello.session_seq);
     entry.profile.online = true;
     entry.profile.state = hello.state;
-    entry.profile.devices = hello.devices;
+    entry.profile.devices = devices_in_service(hello);
+    if (hello.out_of_service != entry.out_of_service) {
+      entry.out_of_service = hello.out_of_service;
+      log_.limited("out_of_service:" + row->agent_id, log_level::warn, "hello", "resource groups out of service",
+                   {{"agent", row->agent_id}, {"groups", group_list(entry.out_of_service)}}, 2);
+    }
   } else if (hello.session_seq >= entry.session_seq) {
     // protocol.md: an offline hello (the Last Will) counts only if it is not older than the session we know.
     entry.profile.online = false;

@@ -15,13 +15,6 @@ constexpr std::size_t max_request_id = 128;
 // The agent's admission refuses tasks valid for longer than 24 h (protocol.md, Task checks): stay inside it.
 constexpr std::uint64_t max_validity_ms = 24ULL * 3600 * 1000 - 60'000;
 
-std::uint64_t largest_tensor(const protocol::task& t) {
-  std::uint64_t most = 0;
-  for (const auto* list : {&t.inputs, &t.outputs})
-    for (const auto& x : *list) most = std::max(most, protocol::tensor_byte_size(x.type, x.shape).value_or(0));
-  return most;
-}
-
 }  // namespace
 
 void aggregator_service::handle_work_request(protocol::byte_span payload, bool replay) {
@@ -99,9 +92,7 @@ bool aggregator_service::try_answer(const std::string& agent_id, std::uint64_t n
   lease_query q;
   q.agent_id = agent_id;
   q.principal = profile.principal;
-  for (const auto& d : profile.devices) q.kernels.insert(q.kernels.end(), d.kernels.begin(), d.kernels.end());
-  std::sort(q.kernels.begin(), q.kernels.end());
-  q.kernels.erase(std::unique(q.kernels.begin(), q.kernels.end()), q.kernels.end());
+  q.kernels = lease_kernel_names(profile);  // custom code only where a device of its backend accepts it
   q.max_tasks = want;
   q.now_ms = now;
   auto candidates = db_.find_leasable(q);
@@ -123,12 +114,7 @@ bool aggregator_service::try_answer(const std::string& agent_id, std::uint64_t n
                    {{"wu", c.wu_id}, {"error", templ.err().what()}});
       continue;
     }
-    pending_unit pu;
-    pu.unit_id = c.wu_id;
-    pu.kernel = templ->kernel;
-    pu.min_memory_bytes = templ->min_memory_bytes;
-    pu.largest_tensor_bytes = largest_tensor(*templ);
-    if (!agent_can_run(profile, pu)) continue;
+    if (!agent_can_run(profile, pending_unit_of(c.wu_id, *templ))) continue;
     protocol::task t = std::move(*templ);
     t.task_id = c.task_id;
     t.attempt = c.attempt;
@@ -238,7 +224,7 @@ std::optional<std::pair<task_row, work_unit_row>> aggregator_service::make_ringe
   auto unit = db_.find_work_unit(like.wu_id);
   if (!unit || !unit->has_value()) return std::nullopt;
   auto templ = decode_task_template((*unit)->payload);
-  if (!templ) return std::nullopt;
+  if (!templ || templ->custom) return std::nullopt;  // custom code has no C++ reference to know the answer from
   auto ring = make_reference_ringer(*templ);
   if (!ring) {
     log_.limited("ringer_failed", log_level::warn, "work", "cannot make a ringer", {{"error", ring.err().what()}});

@@ -36,6 +36,17 @@ T kernel_work_group_value(cl_kernel kernel, cl_device_id device, cl_kernel_work_
   return clGetKernelWorkGroupInfo(kernel, device, what, sizeof v, &v, nullptr) == CL_SUCCESS ? v : T{};
 }
 
+// Work-items of one group; every factor is below 2^32, and x * y is multiplied by z only when it is at most
+// `limit` (a work-group size, far below 2^32), so nothing wraps.
+std::uint64_t group_size_up_to(const kernels::local_size& local, std::uint64_t limit) {
+  const std::uint64_t xy = std::uint64_t{local.x} * local.y;
+  return xy > limit ? xy : xy * local.z;
+}
+
+std::string local_text(const kernels::local_size& local) {
+  return std::to_string(local.x) + "x" + std::to_string(local.y) + "x" + std::to_string(local.z);
+}
+
 std::string too_big(std::string_view kind, std::string_view name, std::uint64_t bytes, std::uint64_t limit) {
   return std::string(kind) + " '" + std::string(name) + "' needs " + std::to_string(bytes) +
          " bytes, above this device's largest buffer of " + std::to_string(limit) +
@@ -75,9 +86,9 @@ program_stats opencl_device::stats() const {
 
 bool opencl_device::supports(const kernels::kernel_spec& kernel) const {
   if (kernel.opencl_source.empty()) return false;
-  const std::uint64_t group = std::uint64_t{kernel.local.x} * kernel.local.y;
+  const std::uint64_t group = group_size_up_to(kernel.local, facts_.info.max_workgroup_size);
   if (group == 0 || group > facts_.info.max_workgroup_size || kernel.local.x > facts_.max_work_item_sizes[0] ||
-      kernel.local.y > facts_.max_work_item_sizes[1])
+      kernel.local.y > facts_.max_work_item_sizes[1] || kernel.local.z > facts_.max_work_item_sizes[2])
     return false;
   // A kernel that enables an extension needs the device to have it (the pragma is how OpenCL C asks).
   if (!facts_.info.fp64 && kernel.opencl_source.find("cl_khr_fp64") != std::string_view::npos) return false;
@@ -93,17 +104,16 @@ result<void> opencl_device::check_limits(const kernels::bound_call& call) const 
       return fail(error_code::unsupported, too_big("input", in.name, in.data.size(), limit));
   for (const auto& o : call.outputs)
     if (padded_size(o.bytes) > limit) return fail(error_code::unsupported, too_big("output", o.name, o.bytes, limit));
-  const std::uint64_t group = std::uint64_t{spec.local.x} * spec.local.y;
+  const std::uint64_t group = group_size_up_to(spec.local, facts_.info.max_workgroup_size);
   if (group == 0 || group > facts_.info.max_workgroup_size)
-    return fail(error_code::unsupported, std::string(spec.name) + ": local size " + std::to_string(spec.local.x) + "x" +
-                                             std::to_string(spec.local.y) + " exceeds the device's " +
-                                             std::to_string(facts_.info.max_workgroup_size) +
+    return fail(error_code::unsupported, std::string(spec.name) + ": local size " + local_text(spec.local) +
+                                             " exceeds the device's " + std::to_string(facts_.info.max_workgroup_size) +
                                              " work-items per group (CL_DEVICE_MAX_WORK_GROUP_SIZE)");
-  if (spec.local.x > facts_.max_work_item_sizes[0] || spec.local.y > facts_.max_work_item_sizes[1])
-    return fail(error_code::unsupported, std::string(spec.name) + ": local size " + std::to_string(spec.local.x) + "x" +
-                                             std::to_string(spec.local.y) + " exceeds CL_DEVICE_MAX_WORK_ITEM_SIZES (" +
-                                             std::to_string(facts_.max_work_item_sizes[0]) + "x" +
-                                             std::to_string(facts_.max_work_item_sizes[1]) + ")");
+  const auto& most = facts_.max_work_item_sizes;
+  if (spec.local.x > most[0] || spec.local.y > most[1] || spec.local.z > most[2])
+    return fail(error_code::unsupported, std::string(spec.name) + ": local size " + local_text(spec.local) +
+                                             " exceeds CL_DEVICE_MAX_WORK_ITEM_SIZES (" + std::to_string(most[0]) +
+                                             "x" + std::to_string(most[1]) + "x" + std::to_string(most[2]) + ")");
   return {};
 }
 
@@ -178,11 +188,16 @@ result<run_output> opencl_device::run_custom(const custom_call& call, clock::tim
   if (binding.spec().opencl_source.empty())
     return fail(error_code::unsupported, "the custom kernel carries no OpenCL C");
   const auto& b = binding.call();
-  for (std::size_t d = 0; d < 2; ++d)
-    if (b.groups[d] > max_groups_per_dim)
-      return fail(error_code::unsupported, "custom dispatch of " + std::to_string(b.groups[d]) +
+  const std::uint64_t groups[] = {b.groups[0], b.groups[1], b.groups_z};
+  for (std::size_t d = 0; d < 3; ++d)
+    if (groups[d] > max_groups_per_dim)
+      return fail(error_code::unsupported, "custom dispatch of " + std::to_string(groups[d]) +
                                                " workgroups in dimension " + std::to_string(d) + " exceeds " +
                                                std::to_string(max_groups_per_dim));
+  for (const auto& s : b.scalars)
+    if (s.kind == kernels::scalar_kind::f64 && !facts_.info.fp64)
+      return fail(error_code::unsupported,
+                  "the custom kernel takes an f64 param; " + facts_.info.name + " has no cl_khr_fp64 (double)");
   return run_bound(b, deadline, true);
 }
 
@@ -203,7 +218,7 @@ result<run_output> opencl_device::run_bound(const kernels::bound_call& call, clo
   compiled_kernel& ck = **compiled;
   // A cold build can take most of a second; the program stays cached, so a retry starts straight away.
   if (clock::now() >= deadline) return fail(error_code::timeout, "deadline passed while building " + name);
-  const std::uint64_t group = std::uint64_t{spec.local.x} * spec.local.y;
+  const std::uint64_t group = std::uint64_t{spec.local.x} * spec.local.y * spec.local.z;  // check_limits bounded it
   if (ck.max_group != 0 && group > ck.max_group)
     return fail(error_code::unsupported, name + ": local size " + std::to_string(group) + " exceeds " +
                                              std::to_string(ck.max_group) +
@@ -257,19 +272,24 @@ result<run_output> opencl_device::run_bound(const kernels::bound_call& call, clo
     ++arg;
   }
   for (const auto& s : call.scalars) {
-    // uint, int and float are all 32 bits; the bit pattern is the value for each kind.
-    if (const cl_int rc = clSetKernelArg(kernel, arg, sizeof s.bits, &s.bits); rc != CL_SUCCESS)
+    // uint, int and float are 32 bits, ulong, long and double 64; the host's bit pattern is the value for each.
+    const std::uint64_t wide = s.wide_bits();
+    const bool eight = kernels::scalar_bytes(s.kind) == 8;
+    const void* value = eight ? static_cast<const void*>(&wide) : static_cast<const void*>(&s.bits);
+    if (const cl_int rc = clSetKernelArg(kernel, arg, eight ? sizeof wide : sizeof s.bits, value); rc != CL_SUCCESS)
       return cl_fail(name + ": clSetKernelArg(" + std::to_string(arg) + ", " + std::string(s.name) + ")", rc);
     ++arg;
   }
 
-  const std::size_t local[2] = {spec.local.x, spec.local.y};
-  std::size_t global[2];
-  for (int i = 0; i < 2; ++i)
-    global[i] = static_cast<std::size_t>(std::clamp<std::uint64_t>(call.groups[i], 1, max_groups_per_dim)) * local[i];
+  const std::size_t local[3] = {spec.local.x, spec.local.y, spec.local.z};
+  const std::uint64_t groups[3] = {call.groups[0], call.groups[1], call.groups_z};
+  std::size_t global[3];
+  for (int i = 0; i < 3; ++i)
+    global[i] = static_cast<std::size_t>(std::clamp<std::uint64_t>(groups[i], 1, max_groups_per_dim)) * local[i];
   start = clock::now();
   event_handle done;
-  const cl_uint dims = spec.local.y > 1 || call.groups[1] > 1 ? 2 : 1;
+  // The fewest dimensions that hold the grid: a 2-D kernel is not enqueued as 3-D.
+  const cl_uint dims = spec.local.z > 1 || groups[2] > 1 ? 3 : spec.local.y > 1 || groups[1] > 1 ? 2 : 1;
   if (const cl_int rc =
           clEnqueueNDRangeKernel(queue_.get(), kernel, dims, nullptr, global, local, 0, nullptr, done.out());
       rc != CL_SUCCESS)

@@ -1,5 +1,6 @@
-// Pipeline creation follows the catalogue's shader ABI: entry "main"; specialization constants 0 and 1 are the
-// local size; set 0 holds inputs then outputs as storage buffers; one push-constant block of 32-bit scalars.
+// Pipeline creation follows the catalogue's shader ABI: entry "main"; specialization constants 0, 1 and 2 are the
+// local size (a shader that declares no constant 2 ignores it); set 0 holds inputs then outputs as storage
+// buffers; one push-constant block of the scalars at std430 offsets (push_constants.hpp).
 #include "pipelines.hpp"
 
 #include <algorithm>
@@ -41,7 +42,7 @@ result<void> pipeline_set::open_cache(std::span<const std::uint8_t> blob) {
 result<pipeline_set::lookup> pipeline_set::get(const kernels::kernel_spec& spec, std::uint32_t bindings,
                                                std::uint32_t push_bytes) {
   // Keyed by the kernel's hash (SPIR-V included), not its name: a changed kernel never reuses a stale pipeline.
-  const key k{kernels::kernel_hash(spec), spec.local.x, spec.local.y, bindings, push_bytes};
+  const key k{kernels::kernel_hash(spec), spec.local.x, spec.local.y, spec.local.z, bindings, push_bytes};
   if (const auto it = pipelines_.find(k); it != pipelines_.end()) return lookup{&it->second, false, false};
   bool hit = false;
   auto p = create(spec, bindings, push_bytes, "main", cache_, hit);
@@ -54,7 +55,7 @@ result<pipeline_set::lookup> pipeline_set::get(const kernels::kernel_spec& spec,
 result<pipeline_set::lookup> pipeline_set::get_custom(const kernels::kernel_spec& spec, std::uint32_t bindings,
                                                       std::uint32_t push_bytes, const std::string& entry,
                                                       std::uint32_t quota, bool may_evict) {
-  const key k{kernels::kernel_hash(spec), spec.local.x, spec.local.y, bindings, push_bytes};
+  const key k{kernels::kernel_hash(spec), spec.local.x, spec.local.y, spec.local.z, bindings, push_bytes};
   if (const auto it = custom_.find(k); it != custom_.end()) {
     custom_lru_.remove(k);
     custom_lru_.push_front(k);
@@ -117,9 +118,9 @@ result<compute_pipeline> pipeline_set::create(const kernels::kernel_spec& spec, 
   VkShaderModule module = VK_NULL_HANDLE;
   EC_VK_TRY(vk_.vkCreateShaderModule(device_, &sm, nullptr, &module));
 
-  const VkSpecializationMapEntry entries[] = {{0, 0, 4}, {1, 4, 4}};
-  const std::uint32_t local[] = {spec.local.x, spec.local.y};
-  const VkSpecializationInfo specialization{2, entries, sizeof local, local};
+  const VkSpecializationMapEntry entries[] = {{0, 0, 4}, {1, 4, 4}, {2, 8, 4}};
+  const std::uint32_t local[] = {spec.local.x, spec.local.y, spec.local.z};
+  const VkSpecializationInfo specialization{3, entries, sizeof local, local};
   VkComputePipelineCreateInfo ci{};
   ci.sType = VK_STRUCTURE_TYPE_COMPUTE_PIPELINE_CREATE_INFO;
   ci.stage.sType = VK_STRUCTURE_TYPE_PIPELINE_SHADER_STAGE_CREATE_INFO;

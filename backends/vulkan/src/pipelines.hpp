@@ -58,7 +58,9 @@ class pipeline_set {
   void mark_saved() { dirty_ = false; }
 
  private:
-  using key = std::tuple<std::array<std::uint8_t, 32>, std::uint32_t, std::uint32_t, std::uint32_t, std::uint32_t>;
+  // (kernel hash, local x, y, z, bindings, push-constant bytes)
+  using key = std::tuple<std::array<std::uint8_t, 32>, std::uint32_t, std::uint32_t, std::uint32_t, std::uint32_t,
+                         std::uint32_t>;
   void destroy(compute_pipeline& p) noexcept;
   result<compute_pipeline> create(const kernels::kernel_spec& spec, std::uint32_t bindings, std::uint32_t push_bytes,
                                   const char* entry, VkPipelineCache cache, bool& cache_hit);

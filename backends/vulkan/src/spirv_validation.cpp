@@ -34,14 +34,14 @@ std::string_view literal_string(std::span<const std::uint32_t> words) {
 }  // namespace
 
 result<void> check_entry_point(std::span<const std::uint32_t> words, std::string_view entry, std::uint32_t local_x,
-                               std::uint32_t local_y) {
+                               std::uint32_t local_y, std::uint32_t local_z) {
   constexpr std::size_t header_words = 5;
   if (words.size() < header_words) return fail(error_code::invalid_argument, "SPIR-V module too short");
   bool found = false, size_from_spec = false, has_literal = false;
   std::uint32_t entry_id = 0, builtin_id = 0, lx = 0, ly = 0, lz = 0;
   // Two passes: the entry point's and the WorkgroupSize builtin's ids must be known before what refers to them.
   // glslang always declares gl_WorkGroupSize; only a *specialization* constant makes the size come from
-  // specialization constants 0 and 1 (which the pipeline sets to the declared size) instead of LocalSize.
+  // specialization constants 0, 1 and 2 (which the pipeline sets to the declared size) instead of LocalSize.
   for (int pass = 0; pass < 2; ++pass)
     for (std::size_t i = header_words; i < words.size();) {
       const std::uint32_t count = words[i] >> 16, op = words[i] & 0xffffu;
@@ -68,10 +68,11 @@ result<void> check_entry_point(std::span<const std::uint32_t> words, std::string
   if (!found)
     return fail(error_code::invalid_argument,
                 "SPIR-V has no GLCompute entry point named '" + std::string(entry) + "' (the task's entry)");
-  if (has_literal && !size_from_spec && (lx != local_x || ly != local_y || lz != 1))
+  if (has_literal && !size_from_spec && (lx != local_x || ly != local_y || lz != local_z))
     return fail(error_code::invalid_argument, "SPIR-V declares local size " + std::to_string(lx) + "x" +
                                                   std::to_string(ly) + "x" + std::to_string(lz) + ", the task " +
-                                                  std::to_string(local_x) + "x" + std::to_string(local_y) + "x1");
+                                                  std::to_string(local_x) + "x" + std::to_string(local_y) + "x" +
+                                                  std::to_string(local_z));
   return {};
 }
 

@@ -15,9 +15,9 @@ namespace ec::backends::vulkan {
 result<void> validate_spirv(std::span<const std::uint32_t> words, std::uint32_t api_version);
 
 /// On a validated module: a GLCompute entry point named `entry` exists, and its literal LocalSize (when the
-/// workgroup size is not taken from specialization constants 0 and 1) equals the declared local x, y, 1.
+/// workgroup size is not taken from specialization constants 0, 1 and 2) equals the declared local x, y, z.
 /// `invalid_argument` otherwise.
 result<void> check_entry_point(std::span<const std::uint32_t> words, std::string_view entry, std::uint32_t local_x,
-                               std::uint32_t local_y);
+                               std::uint32_t local_y, std::uint32_t local_z);
 
 }  // namespace ec::backends::vulkan

@@ -6,6 +6,7 @@
 #include <cstring>
 
 #include "buffers.hpp"
+#include "push_constants.hpp"
 #include "run_resources.hpp"
 #include "spirv_requirements.hpp"
 #include "spirv_validation.hpp"
@@ -102,13 +103,17 @@ pipeline_cache_stats vulkan_device::cache_stats() const {
 
 result<void> vulkan_device::check_kernel(const kernels::kernel_spec& spec) const {
   const auto& l = caps_.limits;
-  const std::uint64_t invocations = std::uint64_t{spec.local.x} * spec.local.y;
-  if (spec.local.x == 0 || spec.local.y == 0 || spec.local.x > l.maxComputeWorkGroupSize[0] ||
-      spec.local.y > l.maxComputeWorkGroupSize[1] || invocations > l.maxComputeWorkGroupInvocations)
+  const auto& local = spec.local;
+  // x * y is below 2^64; it is multiplied by z only once it is at most the invocation limit (below 2^32).
+  const std::uint64_t xy = std::uint64_t{local.x} * local.y;
+  const bool too_many = xy > l.maxComputeWorkGroupInvocations || xy * local.z > l.maxComputeWorkGroupInvocations;
+  if (local.x == 0 || local.y == 0 || local.z == 0 || local.x > l.maxComputeWorkGroupSize[0] ||
+      local.y > l.maxComputeWorkGroupSize[1] || local.z > l.maxComputeWorkGroupSize[2] || too_many)
     return fail(error_code::unsupported,
-                "kernel '" + std::string(spec.name) + "' local size " + std::to_string(spec.local.x) + "x" +
-                    std::to_string(spec.local.y) + " exceeds " + caps_.info.name + "'s limits (" +
-                    std::to_string(l.maxComputeWorkGroupSize[0]) + "x" + std::to_string(l.maxComputeWorkGroupSize[1]) +
+                "kernel '" + std::string(spec.name) + "' local size " + std::to_string(local.x) + "x" +
+                    std::to_string(local.y) + "x" + std::to_string(local.z) + " exceeds " + caps_.info.name +
+                    "'s limits (" + std::to_string(l.maxComputeWorkGroupSize[0]) + "x" +
+                    std::to_string(l.maxComputeWorkGroupSize[1]) + "x" + std::to_string(l.maxComputeWorkGroupSize[2]) +
                     ", " + std::to_string(l.maxComputeWorkGroupInvocations) + " invocations)");
   const std::size_t bindings = spec.inputs.size() + spec.outputs.size();
   if (bindings > l.maxPerStageDescriptorStorageBuffers)
@@ -131,6 +136,11 @@ result<void> vulkan_device::check_call(const kernels::bound_call& call) const {
       call.scalars.size() != spec.scalar_names.size())
     return fail(error_code::invalid_argument, "call does not match kernel '" + std::string(spec.name) + "'s ABI");
   if (auto r = check_kernel(spec); !r) return r;
+  if (const auto push = push_constant_bytes(call.scalars); push > caps_.limits.maxPushConstantsSize)
+    return fail(error_code::unsupported, "kernel '" + std::string(spec.name) + "' scalars take " +
+                                             std::to_string(push) + " bytes of push constants; " + caps_.info.name +
+                                             " allows " + std::to_string(caps_.limits.maxPushConstantsSize) +
+                                             " (maxPushConstantsSize)");
   std::uint64_t total = 0;
   for (const auto& in : call.inputs) {
     const auto declared = protocol::tensor_byte_size(in.type, in.shape);
@@ -172,14 +182,19 @@ result<void> vulkan_device::check_custom(const custom_binding& binding) const {
   if (binding.spec().spirv.empty()) return fail(error_code::unsupported, "the custom kernel carries no SPIR-V");
   if (auto r = validate_spirv(binding.spec().spirv, caps_.api_version); !r) return r;
   if (auto r = check_call(call); !r) return r;
+  for (const auto& s : call.scalars)
+    if (s.kind == kernels::scalar_kind::f64 && !caps_.features.float64)
+      return fail(error_code::unsupported,
+                  "the custom kernel takes an f64 param; " + caps_.info.name + " has no 64-bit floats (shaderFloat64)");
   const auto& max = caps_.limits.maxComputeWorkGroupCount;
-  for (std::size_t d = 0; d < 2; ++d)
-    if (call.groups[d] > max[d])
-      return fail(error_code::unsupported, "custom dispatch of " + std::to_string(call.groups[d]) +
-                                               " workgroups in dimension " + std::to_string(d) + " exceeds " +
-                                               caps_.info.name + "'s " + std::to_string(max[d]) +
-                                               " (maxComputeWorkGroupCount)");
-  return check_entry_point(binding.spec().spirv, binding.spec().name, binding.spec().local.x, binding.spec().local.y);
+  const std::uint64_t groups[] = {call.groups[0], call.groups[1], call.groups_z};
+  for (std::size_t d = 0; d < 3; ++d)
+    if (groups[d] > max[d])
+      return fail(error_code::unsupported,
+                  "custom dispatch of " + std::to_string(groups[d]) + " workgroups in dimension " + std::to_string(d) +
+                      " exceeds " + caps_.info.name + "'s " + std::to_string(max[d]) + " (maxComputeWorkGroupCount)");
+  const auto& local = binding.spec().local;
+  return check_entry_point(binding.spec().spirv, binding.spec().name, local.x, local.y, local.z);
 }
 
 result<run_output> vulkan_device::run_custom(const custom_call& call, clock::time_point deadline) {
@@ -203,7 +218,7 @@ result<run_output> vulkan_device::run_locked(const kernels::bound_call& call, cl
                                              const std::string* custom_entry) {
   run_output out;
   const auto bindings = static_cast<std::uint32_t>(call.inputs.size() + call.outputs.size());
-  const auto push_bytes = static_cast<std::uint32_t>(call.scalars.size() * 4);
+  const auto push_bytes = push_constant_bytes(call.scalars);
 
   auto start = clock::now();
   // A timed-out run may still execute a custom pipeline: none is destroyed until every such run has finished.
@@ -344,16 +359,16 @@ result<void> vulkan_device::record_dispatch(run_resources& res, const compute_pi
   vk_.vkCmdBindPipeline(cmd, VK_PIPELINE_BIND_POINT_COMPUTE, p.pipeline);
   vk_.vkCmdBindDescriptorSets(cmd, VK_PIPELINE_BIND_POINT_COMPUTE, p.layout, 0, 1, &set, 0, nullptr);
   if (p.push_bytes > 0) {
-    std::vector<std::uint32_t> words;
-    words.reserve(call.scalars.size());
-    for (const auto& s : call.scalars) words.push_back(s.bits);
-    vk_.vkCmdPushConstants(cmd, p.layout, VK_SHADER_STAGE_COMPUTE_BIT, 0, p.push_bytes, words.data());
+    const auto block = pack_push_constants(call.scalars);
+    vk_.vkCmdPushConstants(cmd, p.layout, VK_SHADER_STAGE_COMPUTE_BIT, 0, p.push_bytes, block.data());
   }
-  // Every kernel loops grid-stride, so fewer groups than asked is correct, only slower.
+  // Every catalogue kernel loops grid-stride, so fewer groups than asked is correct, only slower; a custom
+  // dispatch was checked against these limits, so it is never clamped.
   const auto& max = caps_.limits.maxComputeWorkGroupCount;
   const auto gx = static_cast<std::uint32_t>(std::min<std::uint64_t>(call.groups[0], max[0]));
   const auto gy = static_cast<std::uint32_t>(std::min<std::uint64_t>(call.groups[1], max[1]));
-  vk_.vkCmdDispatch(cmd, gx, gy, 1);
+  const auto gz = static_cast<std::uint32_t>(std::min<std::uint64_t>(call.groups_z, max[2]));
+  vk_.vkCmdDispatch(cmd, gx, gy, gz);
   barrier(vk_, cmd, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, VK_ACCESS_SHADER_WRITE_BIT,
           VK_PIPELINE_STAGE_TRANSFER_BIT | VK_PIPELINE_STAGE_HOST_BIT,
           VK_ACCESS_TRANSFER_READ_BIT | VK_ACCESS_HOST_READ_BIT);

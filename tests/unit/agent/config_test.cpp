@@ -212,6 +212,18 @@ TEST_CASE("config: integers outside their range are rejected naming the key and 
   CHECK(v.err().message == "agent.max_tasks: 0 must be between 1 and 256");
 }
 
+TEST_CASE("config: devices.custom_cache_entries defaults to 8, takes 1 to 256 and refuses values outside") {
+  CHECK(load_config("", {})->devices.custom_cache_entries == 8);
+  const auto set = load_config("[devices]\ncustom_cache_entries = 32\n", {});
+  REQUIRE_MESSAGE(set.ok(), set.err().what());
+  CHECK(set->devices.custom_cache_entries == 32);
+  CHECK(load_config("", {{"EDGE_AGENT_DEVICES_CUSTOM_CACHE_ENTRIES", "256"}})->devices.custom_cache_entries == 256);
+  CHECK(load_error("[devices]\ncustom_cache_entries = 0\n") ==
+        "devices.custom_cache_entries: 0 must be between 1 and 256 (from line 2)");
+  CHECK(contains(load_error("[devices]\ncustom_cache_entries = 257\n"),
+                 "devices.custom_cache_entries: 257 must be between 1 and 256"));
+}
+
 TEST_CASE("config: environment variables override the file") {
   const std::string file = "[agent]\nregion = \"from-file\"\nmax_slots = 2\n[broker]\nkeepalive_s = 45\n";
   const env_map env{{"EDGE_AGENT_AGENT_REGION", "from-env"},

@@ -30,7 +30,7 @@ struct fixture {
   protocol::static_trust_store trust{protocol::mbedtls_verifier_factory()};
   std::unique_ptr<backends::registry> reg;
   std::unique_ptr<backends::device_selector> sel;
-  explicit fixture(std::string backend = "vulkan") {
+  explicit fixture(std::string backend = "vulkan", bool fp64 = true) {
     trust.trust(code_key.key(), {protocol::message_kind::code});
     std::vector<std::unique_ptr<test::fake_device>> d;
     d.push_back(std::make_unique<test::fake_device>("gpu", protocol::device_type::cpu, false));
@@ -38,6 +38,7 @@ struct fixture {
     d.back()->info_.memory_bytes = 1 << 20;
     d.back()->info_.max_buffer_bytes = 64 * 1024;
     d.back()->info_.max_workgroup_size = 256;
+    d.back()->info_.fp64 = fp64;
     std::vector<std::unique_ptr<backends::backend>> b;
     b.push_back(std::make_unique<test::fake_backend>(std::move(d)));
     reg = backends::registry::from_backends(std::move(b));
@@ -190,4 +191,55 @@ TEST_CASE("custom code for a backend the agent does not have is answered Unsuppo
   sign(*t.custom, f.code_key);
   auto r = check(f, t);
   CHECK_MESSAGE(says(r, result_status::unsupported, "no device of a backend the code targets"), r.reason);
+}
+
+TEST_CASE("custom sizes of rank 3 are admitted and rank 4 is rejected") {
+  fixture f;
+  auto t = custom_task(f.code_key, 8 * 6 * 4);
+  t.custom->local_size = {4, 2, 2};
+  t.custom->global_size = {8, 6, 4};
+  sign(*t.custom, f.code_key);
+  auto r = check(f, t);
+  CHECK_MESSAGE(r.verdict == admission_verdict::admit, r.reason);
+  t.custom->local_size = {4, 2, 2, 1};
+  t.custom->global_size = {8, 6, 4, 1};
+  sign(*t.custom, f.code_key);
+  r = check(f, t);
+  CHECK_MESSAGE(says(r, result_status::rejected, "same rank, 1, 2 or 3; got [4, 2, 2, 1]"), r.reason);
+}
+
+TEST_CASE("an oversize custom z dispatch or z local size is refused before compiling") {
+  fixture f;
+  auto t = custom_task(f.code_key, 16);
+  t.custom->local_size = {1, 1, 1};
+  t.custom->global_size = {1, 1, 70000};
+  sign(*t.custom, f.code_key);
+  auto r = check(f, t);
+  CHECK_MESSAGE(says(r, result_status::unsupported, "70000 workgroups in dimension 2"), r.reason);
+  t.custom->local_size = {2, 2, 128};  // 512 invocations
+  t.custom->global_size = {2, 2, 128};
+  sign(*t.custom, f.code_key);
+  r = check(f, t);
+  CHECK_MESSAGE(says(r, result_status::unsupported, "512 invocations; gpu allows 256"), r.reason);
+}
+
+TEST_CASE("u64 and f64 custom params are admitted where the device has fp64, f64 elsewhere is Unsupported") {
+  fixture f;
+  auto t = custom_task(f.code_key);
+  t.params = {{"a", protocol::dtype::u32, 7, 0},
+              {"b", protocol::dtype::f64, 0, 1.5},
+              {"c", protocol::dtype::u64, std::int64_t{1} << 40, 0}};
+  auto r = check(f, t);
+  CHECK_MESSAGE(r.verdict == admission_verdict::admit, r.reason);
+  fixture no_fp64("vulkan", false);
+  auto other = t;
+  sign(*other.custom, no_fp64.code_key);  // each fixture trusts its own code key
+  r = check(no_fp64, other);
+  CHECK_MESSAGE(says(r, result_status::unsupported, "param 'b' is f64; gpu has no 64-bit floats"), r.reason);
+  t.params = {{"c", protocol::dtype::u64, -1, 0}};  // the wire's i is signed: a u64 must not be negative
+  r = check(f, t);
+  CHECK_MESSAGE(says(r, result_status::unsupported, "param 'c' must be u32, i32, u64, f32 or f64"), r.reason);
+  t.params = {{"d", protocol::dtype::u8, 1, 0}};
+  r = check(f, t);
+  CHECK_MESSAGE(says(r, result_status::unsupported, "param 'd' must be"), r.reason);
 }

@@ -59,9 +59,9 @@ struct gpu_fixture {
     return o;
   }
 
-  // A signed custom task for `backend` running `kernel` (tests/custom_kernels), admitted, as a request.
-  execution_request request(const std::string& id, const std::string& backend, const std::string& kernel,
-                            std::chrono::milliseconds budget) {
+  // An unsigned custom task for `backend` running `kernel` (tests/custom_kernels) with the given sizes.
+  static protocol::task custom_task(const std::string& id, const std::string& backend, const std::string& kernel,
+                                    std::vector<std::uint32_t> local, std::vector<std::uint64_t> global) {
     protocol::task t;
     t.task_id = id;
     t.job_id = "j";
@@ -76,13 +76,19 @@ struct gpu_fixture {
       c.opencl_c = test::custom_opencl(kernel);
       c.entry = kernel;
     }
-    c.local_size = {64};
-    c.global_size = {n};
-    auto sig = protocol::sign_code({c.spirv, c.opencl_c, c.entry}, code_key);
-    REQUIRE(sig.ok());
-    c.code_key_id.assign(code_key.key().id().begin(), code_key.key().id().end());
-    c.code_signature.assign(sig->begin(), sig->end());
+    c.local_size = std::move(local);
+    c.global_size = std::move(global);
     t.custom = std::move(c);
+    t.issued_at_ms = 1000;
+    t.expires_at_ms = 100'000;
+    t.backend_hint = backend;
+    return t;
+  }
+
+  // A signed custom task for `backend` running `kernel` (tests/custom_kernels), admitted, as a request.
+  execution_request request(const std::string& id, const std::string& backend, const std::string& kernel,
+                            std::chrono::milliseconds budget) {
+    auto t = custom_task(id, backend, kernel, {64}, {n});
     protocol::tensor x{"x", protocol::dtype::f32, {n}, protocol::bytes(n * 4)};
     for (std::uint64_t i = 0; i < n; ++i) {
       const float v = static_cast<float>(i);
@@ -91,9 +97,17 @@ struct gpu_fixture {
     t.inputs = {std::move(x)};
     if (kernel == "scale") t.params = {{"a", protocol::dtype::f32, 0, 3.0}};
     t.outputs = {protocol::tensor{"y", protocol::dtype::f32, {n}, {}}};
-    t.issued_at_ms = 1000;
-    t.expires_at_ms = 100'000;
-    t.backend_hint = backend;
+    return admitted(std::move(t), budget);
+  }
+
+  // `t` signed by the code key and admitted, as a request.
+  execution_request admitted(protocol::task t, std::chrono::milliseconds budget) {
+    auto& c = *t.custom;
+    auto sig = protocol::sign_code({c.spirv, c.opencl_c, c.entry}, code_key);
+    REQUIRE(sig.ok());
+    c.code_key_id.assign(code_key.key().id().begin(), code_key.key().id().end());
+    c.code_signature.assign(sig->begin(), sig->end());
+    const std::string id = t.task_id, backend = t.backend_hint;
     auto blob = std::make_shared<const protocol::bytes>(protocol::build(t));
     const protocol::task_view view(*blob);
     admission_limits limits;
@@ -176,4 +190,53 @@ TEST_CASE(
     "within 10 s") {
   gpu_fixture f;
   hang_then_recover(f, "opencl", 3000ms);
+}
+
+TEST_CASE("a 3-D custom kernel and one with u32, f64, u32 and u64 params run through a worker on lavapipe and PoCL") {
+  gpu_fixture f;
+  collector c;
+  worker_process_executor ex(*f.sel, 1, f.options());
+  REQUIRE(ex.wait_started(60s));
+  for (const std::string backend : {"vulkan", "opencl"}) {
+    auto grid = gpu_fixture::custom_task("grid-" + backend, backend, "grid3d", {4, 2, 2}, {8, 6, 4});
+    grid.outputs = {protocol::tensor{"y", protocol::dtype::u32, {8 * 6 * 4}, {}}};
+    ex.submit(f.admitted(std::move(grid), 60s), c.for_task("grid-" + backend));
+    auto params = gpu_fixture::custom_task("params-" + backend, backend, "params64", {1}, {1});
+    params.params = {{"a", protocol::dtype::u32, 0xa1a2a3a4, 0},
+                     {"b", protocol::dtype::f64, 0, -2.718281828459045},
+                     {"c", protocol::dtype::u32, 0xc1c2c3c4, 0},
+                     {"d", protocol::dtype::u64, 0x0123456789abcdef, 0}};
+    params.outputs = {protocol::tensor{"y", protocol::dtype::u32, {8}, {}}};
+    ex.submit(f.admitted(std::move(params), 60s), c.for_task("params-" + backend));
+
+    REQUIRE(c.wait_for("grid-" + backend, 60s));
+    const auto grid_out = c.outcome("grid-" + backend);
+    CHECK_MESSAGE(grid_out.status == protocol::result_status::ok, grid_out.error);
+    CHECK(grid_out.device.backend == backend);
+    REQUIRE(grid_out.outputs.size() == 1);
+    const auto& g = grid_out.outputs[0].data;
+    REQUIRE(g.size() == 8 * 6 * 4 * 4);
+    std::size_t wrong = 0;
+    for (std::uint32_t i = 0; i < 8 * 6 * 4; ++i) {
+      std::uint32_t v = 0;
+      std::memcpy(&v, g.data() + 4 * i, 4);
+      if (v != i % 8 + 1000 * (i / 8 % 6) + 1000000 * (i / 48)) ++wrong;
+    }
+    CHECK_MESSAGE(wrong == 0, backend);
+
+    REQUIRE(c.wait_for("params-" + backend, 60s));
+    const auto params_out = c.outcome("params-" + backend);
+    CHECK_MESSAGE(params_out.status == protocol::result_status::ok, params_out.error);
+    REQUIRE(params_out.outputs.size() == 1);
+    REQUIRE(params_out.outputs[0].data.size() == 32);
+    std::uint32_t w[8];
+    std::memcpy(w, params_out.outputs[0].data.data(), 32);
+    const auto b = std::bit_cast<std::uint64_t>(-2.718281828459045);
+    CHECK(w[0] == 0xa1a2a3a4u);
+    CHECK(w[1] == static_cast<std::uint32_t>(b));
+    CHECK(w[2] == static_cast<std::uint32_t>(b >> 32));
+    CHECK(w[3] == 0xc1c2c3c4u);
+    CHECK(w[4] == 0x89abcdefu);
+    CHECK(w[5] == 0x01234567u);
+  }
 }

@@ -1,5 +1,8 @@
 // The worker-process executor: results from worker processes, deadlines enforced with SIGKILL, crashes that cost
 // one task, restarts with backoff, and groups taken out of service. Uses the test hooks (EC_TEST_HOOKS).
+#include "ec/agent/out_of_service.hpp"
+#include "ec/protocol/envelope.hpp"
+#include "ec/protocol/message_views.hpp"
 #include "worker_test_support.hpp"
 
 using namespace worker_test;
@@ -122,6 +125,41 @@ TEST_CASE("repeated crashes take the resource group out of service and later tas
   CHECK(late.status == protocol::result_status::kernel_error);
   CHECK(late.error.find("out of service") != std::string::npos);
   CHECK(ex.health().at(0).crashes == 3);
+}
+
+TEST_CASE("a resource group out of service after repeated crashes is named in the hello, which omits its devices") {
+  fixture f;
+  collector c;
+  auto o = f.options();
+  o.max_crashes = 3;
+  worker_process_executor ex(*f.sel, 1, o);
+  REQUIRE(ex.wait_started(30s));
+  auto hello_now = [&] {
+    protocol::agent_hello h;
+    h.agent_id = "a1";
+    for (const auto* d : f.sel->devices_in()) h.devices.push_back(d->info);
+    report_out_of_service(h, ex.out_of_service_groups());
+    h.max_slots = ex.total_slots();
+    return h;
+  };
+  const auto before = hello_now();
+  CHECK(before.out_of_service.empty());
+  REQUIRE_FALSE(before.devices.empty());
+  CHECK(before.max_slots == 1);
+
+  for (int i = 0; i < 3; ++i) {
+    const auto id = "ec-test-segv-" + std::to_string(i);
+    ex.submit(f.request(id), c.for_task(id));
+    REQUIRE(c.wait_for(id));
+  }
+  // What the aggregator reads: the group named, none of its devices (every device here is in "cpu"), no slots.
+  const auto body = protocol::build(hello_now());
+  std::vector<protocol::byte_span> blobs;
+  REQUIRE(protocol::verify_body(protocol::message_kind::agent_hello, body, blobs).ok());
+  const auto after = protocol::agent_hello_view(body).decode();
+  CHECK(after.out_of_service == std::vector<std::string>{"cpu"});
+  CHECK(after.devices.empty());
+  CHECK(after.max_slots == 0);
 }
 
 #else

@@ -41,6 +41,24 @@ TEST_CASE("a run request with custom code survives encode and decode unchanged")
   CHECK(r->kernel == "custom");
 }
 
+TEST_CASE("a 3-D custom run request with an 8-byte param survives encode and decode unchanged") {
+  auto sent = custom_request();
+  sent.custom->local = {4, 2, 2};
+  sent.custom->global = {8, 6, 4};
+  sent.scalars = {{0, 7u, 0}, {5, 0x00000000u, 0x3ff80000u}};  // u32 7, f64 1.5
+  auto back = decode(encode(sent));
+  REQUIRE(back.ok());
+  const auto& r = std::get<run_request>(*back);
+  REQUIRE(r.custom.has_value());
+  CHECK(r.custom->local == sent.custom->local);
+  CHECK(r.custom->global == sent.custom->global);
+  REQUIRE(r.scalars.size() == 2);
+  CHECK(r.scalars[1].kind == 5);
+  CHECK(r.scalars[1].bits == 0u);
+  CHECK(r.scalars[1].high_bits == 0x3ff80000u);
+  CHECK(r.scalars[0].high_bits == 0u);
+}
+
 TEST_CASE("a run request without custom code decodes with none") {
   auto r = custom_request();
   r.custom.reset();

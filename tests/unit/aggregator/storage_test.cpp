@@ -232,9 +232,14 @@ TEST_CASE("a failed or rejected result frees the slot at once, and release frees
   REQUIRE(tb.size() == 2);
   CHECK(tb[0].attempt == 2);
   CHECK(tb[1].attempt == 2);
-  // Alice holds no live lease and no Ok result on them any more: she may take them again after bob frees them.
+  // Alice holds no live lease and no Ok result on them any more: she may take again the unit she released once bob
+  // frees it, but not the one she answered Rejected (she would refuse it again).
   must(db->release_task(tb[0].task_id, 2));
-  CHECK(must(db->find_leasable({a, "alice", {"saxpy"}, 4, 1600})).size() == 1);
+  CHECK(must(db->find_leasable({a, "alice", {"saxpy"}, 4, 1600})).empty());
+  must(db->release_task(tb[1].task_id, 2));
+  const auto again = must(db->find_leasable({a, "alice", {"saxpy"}, 4, 1600}));
+  REQUIRE(again.size() == 1);
+  CHECK(again[0].wu_id == ta[1].wu_id);
 }
 
 TEST_CASE("replicas of a work unit never go to one principal") {

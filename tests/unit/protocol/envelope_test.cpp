@@ -272,6 +272,24 @@ TEST_CASE("out-of-range enums are rejected in every place they occur") {
         error_code::bad_enum);
 }
 
+TEST_CASE("a hello names at most 64 out-of-service groups of at most 64 bytes each") {
+  std::vector<byte_span> blobs;
+  auto h = sample_hello();
+  h.out_of_service.assign(max_out_of_service_groups, std::string(max_resource_group_name, 'g'));
+  auto at_limit = verify_body(message_kind::agent_hello, build(h), blobs);
+  CHECK_MESSAGE(at_limit.ok(), at_limit.err().what());
+
+  h.out_of_service.push_back("one-too-many");
+  auto too_many = verify_body(message_kind::agent_hello, build(h), blobs);
+  CHECK(too_many.code() == error_code::malformed);
+  CHECK(too_many.err().message.find("at most 64") != std::string::npos);
+
+  h.out_of_service = {std::string(max_resource_group_name + 1, 'g')};
+  CHECK(verify_body(message_kind::agent_hello, build(h), blobs).code() == error_code::malformed);
+  CHECK(open(sealed(message_kind::agent_hello, build(h), agent_signer()), receiver_options(message_kind::agent_hello))
+            .code() == error_code::malformed);
+}
+
 TEST_CASE("a tensor whose dtype x shape differs from its data length is rejected, overflow included") {
   std::vector<byte_span> blobs;
   auto t = sample_task("t0");

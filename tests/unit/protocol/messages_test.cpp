@@ -32,6 +32,19 @@ TEST_CASE("an AgentHello survives build, seal, open and decode unchanged") {
   CHECK(agent_hello_view(env.body).session_seq() == 7);
 }
 
+TEST_CASE("an AgentHello's out-of-service resource groups survive the round trip, and no list decodes as empty") {
+  auto m = sample_hello();
+  m.out_of_service = {"opencl:0", "vulkan:1"};
+  bytes wire;
+  auto env = seal_and_open(message_kind::agent_hello, build(m), wire);
+  CHECK(agent_hello_view(env.body).decode() == m);
+  CHECK(agent_hello_view(env.body).decode().out_of_service == std::vector<std::string>{"opencl:0", "vulkan:1"});
+
+  m.out_of_service.clear();
+  env = seal_and_open(message_kind::agent_hello, build(m), wire);
+  CHECK(agent_hello_view(env.body).decode().out_of_service.empty());
+}
+
 TEST_CASE("a WorkRequest survives build, seal, open and decode unchanged") {
   auto m = sample_work_request();
   bytes wire;

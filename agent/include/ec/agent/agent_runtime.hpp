@@ -95,6 +95,8 @@ class agent_runtime {
   void publish_hello();
   void on_message(std::string_view topic, std::span<const std::uint8_t> payload);
   void timer_loop();
+  // Republishes the hello and rewrites the status file when the executor's out-of-service groups changed.
+  void announce_out_of_service_change();
   void write_status_file(bool force = false);
   std::uint64_t now() const { return parts_.now_ms(); }
 
@@ -172,6 +174,7 @@ class agent_runtime {
   std::string last_error_;
   std::uint64_t status_written_ms_ = 0;
   std::uint64_t housekeeping_ms_ = 0;  // last replay-guard expiry and compaction check (timer thread only)
+  std::vector<std::string> announced_out_of_service_;  // sorted; last set logged and published (timer thread only)
   std::mutex status_mu_;               // one writer of the status file at a time (timer, spool and receipt paths)
   std::optional<owner_policy> policy_;  // timer thread only (and start() before it)
   std::unique_ptr<energy_history> energy_;  // from construction on: timer and executor threads (thread-safe)

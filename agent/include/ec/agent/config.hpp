@@ -80,6 +80,7 @@ struct devices_config {
   std::string module_dir;                      // "" = $EC_BACKEND_PATH or the built-in path
   std::vector<std::string> disabled_backends;  // backends not to load: "vulkan", "opencl"
   std::uint32_t cpu_threads = 0;               // 0 = one per hardware thread
+  std::uint32_t custom_cache_entries = 8;      // compiled custom kernels kept per device (LRU); never on disk
 };
 
 /// `[log]`: the logging facade (log.hpp).

@@ -55,6 +55,8 @@ public:
   [[nodiscard]] virtual std::size_t queued() const = 0;
   /// Every slot, over all resource groups.
   [[nodiscard]] virtual std::uint32_t total_slots() const = 0;
+  /// Resource groups taken out of service (the hello reports them); none unless workers keep crashing.
+  [[nodiscard]] virtual std::vector<std::string> out_of_service_groups() const { return {}; }
 };
 
 }  // namespace ec::agent

@@ -3,7 +3,7 @@
 #pragma once
 
 #include <condition_variable>
-#include <deque>
+#include <memory>
 #include <mutex>
 #include <thread>
 
@@ -12,8 +12,10 @@
 
 namespace ec::agent {
 
+class task_queue;
+
 class in_process_executor final : public executor {
-public:
+ public:
   in_process_executor(const backends::device_selector& selector, std::uint32_t slots_per_group);
   ~in_process_executor() override;
   in_process_executor(const in_process_executor&) = delete;
@@ -27,20 +29,13 @@ public:
   [[nodiscard]] std::size_t queued() const override;
   [[nodiscard]] std::uint32_t total_slots() const override { return static_cast<std::uint32_t>(workers_.size()); }
 
-private:
-  struct pending {
-    execution_request request;
-    completion done;
-    backends::clock::time_point submitted;
-  };
+ private:
   void worker_loop(const std::string& group);
-  bool take_for(const std::string& group, pending& out, const backends::device_entry*& device);
-  static execution_outcome run_one(pending& p, const backends::device_entry& device);
 
   const backends::device_selector& selector_;
   mutable std::mutex mutex_;
   std::condition_variable wake_;
-  std::deque<pending> queue_;
+  std::unique_ptr<task_queue> queue_;  // under mutex_
   std::vector<std::thread> workers_;
   std::uint32_t busy_ = 0;
   bool paused_ = false;

@@ -16,7 +16,8 @@ struct probe_options {
   std::filesystem::path state_dir;   // caches live here (device cache, pipeline and program caches, PoCL's)
   std::filesystem::path module_dir;  // backend modules; empty: the registry's default
   std::vector<std::string> disabled_backends;
-  unsigned cpu_threads = 0;  // the CPU backend's threads (devices.cpu_threads; 0: one per core)
+  unsigned cpu_threads = 0;                // the CPU backend's threads (devices.cpu_threads; 0: one per core)
+  std::uint32_t custom_cache_entries = 8;  // compiled custom kernels per device (devices.custom_cache_entries)
   bool calibrate = true;
   bool recalibrate = false;
   bool validation = false;  // Vulkan validation layer (slow; for tests)

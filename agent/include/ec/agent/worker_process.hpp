@@ -19,7 +19,8 @@ struct worker_args {
   std::vector<std::string> disabled_backends;
   std::string backend_filter, device_filter;  // discovery: the choice's filters
   unsigned cpu_threads = 0;
-  std::uint64_t memory_limit_mib = 0;  // RLIMIT_DATA; 0: none
+  std::uint32_t custom_cache_entries = 8;  // compiled custom kernels kept per device (devices.custom_cache_entries)
+  std::uint64_t memory_limit_mib = 0;      // RLIMIT_DATA; 0: none
   bool idle_priority = true;
   bool landlock = true;
   bool test_hang = false;  // test builds only (EC_TEST_HOOKS): hang before discovering

@@ -21,6 +21,8 @@ namespace ec::agent {
 namespace worker {
 class worker_slot;
 }
+class task_queue;
+struct queued_task;
 
 /// How workers are started and supervised.
 struct worker_executor_options {
@@ -29,7 +31,8 @@ struct worker_executor_options {
   std::filesystem::path module_dir;
   std::vector<std::string> disabled_backends;
   unsigned cpu_threads = 0;
-  std::uint64_t memory_limit_mib = 0;  // RLIMIT_DATA per worker; 0: none
+  std::uint32_t custom_cache_entries = 8;  // compiled custom kernels per device in each worker
+  std::uint64_t memory_limit_mib = 0;      // RLIMIT_DATA per worker; 0: none
   bool idle_priority = true;
   bool landlock = true;  // false: behave as on a kernel without Landlock (root workers then drop to `nobody`)
   std::chrono::milliseconds start_timeout{30'000};  // worker start (its driver discovery) to Ready
@@ -69,17 +72,12 @@ class worker_process_executor final : public executor {
 
   /// Every group's health, in the selector's group order.
   [[nodiscard]] std::vector<group_health> health() const;
-  /// Groups taken out of service after repeated crashes (the hello should report them).
-  [[nodiscard]] std::vector<std::string> out_of_service_groups() const;
+  /// Groups taken out of service after repeated crashes (the hello reports them).
+  [[nodiscard]] std::vector<std::string> out_of_service_groups() const override;
   /// Waits until every slot has a running worker or its group is out of service; false on timeout.
   bool wait_started(std::chrono::milliseconds timeout) const;
 
  private:
-  struct pending {
-    execution_request request;
-    completion done;
-    backends::clock::time_point submitted;
-  };
   struct group_state {
     group_health health;
     std::vector<backends::clock::time_point> recent_crashes;
@@ -94,10 +92,9 @@ class worker_process_executor final : public executor {
 
   void slot_loop(slot& s);
   bool restart(slot& s);
-  bool take_for(const std::string& group, pending& out, const backends::device_entry*& device);
   [[nodiscard]] bool runnable_somewhere(const execution_request& request) const;
-  [[nodiscard]] const backends::device_entry* choose(const execution_request& request, const std::string& group) const;
-  void record_failure(const std::string& group, const std::string& why, bool crashed, std::vector<pending>& orphans);
+  void record_failure(const std::string& group, const std::string& why, bool crashed,
+                      std::vector<queued_task>& orphans);
   std::vector<std::string> worker_args_for(const std::string& group) const;
   group_state& state_of(const std::string& group);
 
@@ -105,7 +102,7 @@ class worker_process_executor final : public executor {
   worker_executor_options options_;
   mutable std::mutex mutex_;
   mutable std::condition_variable wake_;
-  std::deque<pending> queue_;
+  std::unique_ptr<task_queue> queue_;  // under mutex_
   std::vector<group_state> groups_;
   std::vector<std::unique_ptr<slot>> slots_;
   std::vector<std::thread> threads_;

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "ec/aggregator/event_log.hpp"
 #include "ec/protocol/error.hpp"
@@ -61,6 +62,10 @@ struct aggregator_config {
   std::uint32_t trust_after = 10;
   std::uint32_t replicate_one_in = 10;  // a trusted key's unit is still replicated with probability 1/n (1: always)
   double ringer_rate = 0.01;            // fraction of TaskBatches that carry one known-answer ringer
+  // [jobs]
+  // PEM public keys of the operators' code keys: a custom job is accepted only with code signed by one of them, and
+  // refused when the list is empty (the aggregator must not become a way to push unsigned code to agents).
+  std::vector<std::string> code_keys;
   // [log]
   log_level level = log_level::info;
 };

@@ -106,6 +106,7 @@ class aggregator_service {
   };
   struct agent_profile_entry {
     agent_profile profile;
+    std::vector<std::string> out_of_service;  // resource groups of the last online hello; their devices get no tasks
     std::uint64_t session_seq = 0;
     std::uint64_t results_returned = 0;
   };

@@ -46,6 +46,12 @@ using file_reader = std::function<result<protocol::bytes>(const std::string& pat
 /// Reads a whole file.
 result<protocol::bytes> read_whole_file(const std::string& path);
 
+/// A parameter value as the given dtype (integers for integer dtypes, within their range).
+result<protocol::param> make_param(const param_value& v, protocol::dtype type);
+
+/// An input tensor's bytes from the job: inline values converted to its dtype, or its file (of exactly the size).
+result<protocol::tensor> make_input_tensor(const input_tensor& in, const file_reader& read);
+
 /// Expands a parsed job into work units with ids "<job_id>/<index>"; refuses a job whose smallest unit cannot fit.
 result<std::vector<work_unit>> expand_job(const job_spec& job, const std::string& job_id,
                                           const expansion_limits& limits = {},

@@ -65,6 +65,33 @@ enum class split_kind : std::uint8_t {
   image,  // mandelbrot: image tiles
 };
 
+/// A parameter of custom code, with the dtype the job declares (custom code has no ABI to give it).
+struct typed_param {
+  param_value value;
+  protocol::dtype type = protocol::dtype::f32;
+};
+
+/// An output tensor custom code writes, declared by the job: the agent allocates exactly this.
+struct declared_output {
+  std::string name;
+  protocol::dtype type = protocol::dtype::f32;
+  std::vector<std::uint64_t> shape;
+};
+
+/// A custom kernel job's code (docs/jobs.md, "Custom kernels"): the code files, its entry and dispatch sizes, the
+/// operator's code signature, and the binding order of its params and outputs.
+struct custom_spec {
+  std::string spirv_file, opencl_file;  // at least one; resolved against the job file's folder
+  std::string entry;
+  std::vector<std::uint32_t> local_size;   // rank 1..3, the same rank as global_size
+  std::vector<std::uint64_t> global_size;  // a multiple of local_size in every dimension
+  protocol::bytes code_key_id;             // 32 bytes, as printed by `edgectl sign-code`
+  protocol::bytes code_signature;          // 64 bytes
+  std::vector<typed_param> params;         // in binding order (push constants / scalar arguments)
+  std::vector<declared_output> outputs;    // in binding order, bound after the inputs
+  protocol::validation_mode validation = protocol::validation_mode::exact;
+};
+
 struct split_spec {
   split_kind kind = split_kind::none;
   std::uint64_t rows = 0;                // rows per unit; 0: as many as fit the cap
@@ -88,6 +115,8 @@ struct job_spec {
   std::optional<generated_input> generate;
   std::optional<image_spec> image;
   split_spec split;
+  std::optional<custom_spec> custom;                  // set exactly when kernel == "custom"
+  std::vector<std::vector<input_tensor>> input_sets;  // custom jobs: one unit per set (and grid point), in order
 };
 
 /// Parses a job file's text; `source` (a path, or empty) prefixes messages, which name the line and the field.

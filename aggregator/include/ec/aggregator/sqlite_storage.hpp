@@ -55,6 +55,7 @@ class sqlite_storage final : public storage {
   result<std::vector<agent_key_row>> list_agents() override;
   result<void> record_hello(const std::string& agent_id, std::uint64_t session_seq, bool online,
                             protocol::byte_span hello_body, std::uint64_t now_ms) override;
+  result<std::optional<bytes>> last_hello(const std::string& agent_id) override;
   result<void> set_trust(const std::string& agent_id, std::uint32_t streak, bool trusted,
                          std::uint64_t trusted_since_ms) override;
 

@@ -293,6 +293,8 @@ class storage {
   /// Applies a hello: online=false only takes effect when session_seq >= the current one (protocol.md).
   virtual result<void> record_hello(const std::string& agent_id, std::uint64_t session_seq, bool online,
                                     protocol::byte_span hello_body, std::uint64_t now_ms) = 0;
+  /// The body of the hello recorded last for the agent (nothing when none was), as it came off the wire.
+  virtual result<std::optional<bytes>> last_hello(const std::string& agent_id) = 0;
   /// Stores the adaptive-trust state the core computed.
   virtual result<void> set_trust(const std::string& agent_id, std::uint32_t streak, bool trusted,
                                  std::uint64_t trusted_since_ms) = 0;

@@ -26,7 +26,8 @@ struct agent_profile {
 struct pending_unit {
   std::string unit_id;
   std::string kernel;
-  std::uint32_t kernel_version = 0;  // 0: any
+  std::uint32_t kernel_version = 0;   // 0: any
+  std::vector<std::string> backends;  // custom code: the backends its code is for (custom_code_backends); empty: any
   std::uint64_t min_memory_bytes = 0;
   std::uint64_t largest_tensor_bytes = 0;
   std::uint64_t task_bytes = 0;  // what one task adds to a TaskBatch
@@ -51,13 +52,30 @@ struct agent_activity {
   std::uint64_t results_returned = 0;
 };
 
+/// The kernel name agents advertise for custom code (protocol.md, "Custom kernels"), on the devices that run it.
+inline constexpr const char* custom_kernel_name = "custom";
+
+/// The backends that can run this code: "vulkan" when it has SPIR-V, "opencl" when it has OpenCL C.
+std::vector<std::string> custom_code_backends(const protocol::custom_kernel& code);
+
+/// The name a job is stored and leased under: the catalogue kernel, or for custom code "custom/spirv" or
+/// "custom/opencl" (one kind of code) or "custom" (both), so that storage offers it only to agents able to run it.
+std::string lease_kernel_name(const protocol::task& templ);
+
+/// The names an agent may lease work under: its devices' kernels, plus "custom/spirv" for a Vulkan device and
+/// "custom/opencl" for an OpenCL device that lists "custom".
+std::vector<std::string> lease_kernel_names(const agent_profile& agent);
+
+/// The matching facts of a stored unit's Task template (kernel, custom code's backends, memory, largest buffer).
+pending_unit pending_unit_of(const std::string& unit_id, const protocol::task& templ);
+
 /// How many tasks to send: initial_batch at first, then growing with observed throughput (and at most doubling
 /// with each result returned), capped by free_slots + max_tasks and max_batch.
 std::uint32_t batch_size(const matching_config& config, const protocol::work_request& request,
                          const agent_activity& activity);
 
-/// True when one of the agent's devices lists the kernel (passed its self-test) and holds the unit's memory and
-/// largest buffer.
+/// True when one of the agent's devices lists the kernel (passed its self-test; "custom": accepts custom code), is of
+/// a backend the unit's code is for, and holds the unit's memory and largest buffer.
 bool agent_can_run(const agent_profile& agent, const pending_unit& unit);
 
 /// Why a unit was not given to this agent (for status output and tests); "" when it may be.

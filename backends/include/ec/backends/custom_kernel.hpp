@@ -19,16 +19,23 @@ struct custom_code {
   protocol::byte_span spirv;  // a whole number of 32-bit words (admission checks), any alignment
   std::string_view opencl_c;  // OpenCL C source
   std::string_view entry;     // SPIR-V entry point / OpenCL kernel name
-  std::uint32_t dims = 1;     // 1 or 2
-  std::array<std::uint32_t, 2> local{1, 1};
-  std::array<std::uint64_t, 2> global{1, 1};  // multiples of local (admission checks)
+  std::uint32_t dims = 1;     // 1, 2 or 3; entries from `dims` on are ignored (taken as 1)
+  std::array<std::uint32_t, 3> local{1, 1, 1};
+  std::array<std::uint64_t, 3> global{1, 1, 1};  // multiples of local (admission checks)
+
+  /// The local size in dimension d (1 past `dims`).
+  [[nodiscard]] std::uint32_t local_in(std::size_t d) const { return d < dims ? local[d] : 1; }
+  /// Workgroups in dimension d: global / local (1 past `dims` or for a zero local size, which admission refuses).
+  [[nodiscard]] std::uint64_t groups_in(std::size_t d) const {
+    return d < dims && local[d] != 0 ? global[d] / local[d] : 1;
+  }
 };
 
 /// One call of custom code: inputs then outputs bind to set 0 bindings / kernel arguments 0..n-1, then scalars.
 struct custom_call {
   custom_code code;
   std::vector<protocol::tensor_ref> inputs;
-  std::vector<kernels::scalar_arg> scalars;  // 32-bit each; names may be empty
+  std::vector<kernels::scalar_arg> scalars;  // 4 or 8 bytes each (scalar_bytes); names may be empty
   std::vector<kernels::output_spec> outputs;
 };
 
@@ -48,16 +55,16 @@ class custom_binding {
     spec_.inputs = inputs_;
     spec_.outputs = outputs_;
     spec_.scalar_names = name_views_;
-    spec_.local = {c.code.local[0], c.code.dims > 1 ? c.code.local[1] : 1};
+    spec_.local = {c.code.local_in(0), c.code.local_in(1), c.code.local_in(2)};
     spec_.spirv = words_;
     spec_.opencl_source = c.code.opencl_c;
     call_.spec = &spec_;
     call_.inputs = c.inputs;
     for (std::size_t i = 0; i < c.scalars.size(); ++i)
-      call_.scalars.push_back({name_views_[i], c.scalars[i].kind, c.scalars[i].bits});
+      call_.scalars.push_back({name_views_[i], c.scalars[i].kind, c.scalars[i].bits, c.scalars[i].high_bits});
     call_.outputs = c.outputs;
-    for (std::size_t d = 0; d < 2; ++d)
-      call_.groups[d] = d < c.code.dims && c.code.local[d] ? c.code.global[d] / c.code.local[d] : 1;
+    call_.groups = {c.code.groups_in(0), c.code.groups_in(1)};
+    call_.groups_z = c.code.groups_in(2);
   }
   custom_binding(const custom_binding&) = delete;
   custom_binding& operator=(const custom_binding&) = delete;

@@ -21,14 +21,22 @@ using protocol::tensor;
 using protocol::tensor_ref;
 using protocol::validation_mode;
 
-/// The type of one 32-bit scalar handed to a GPU kernel after its buffers.
-enum class scalar_kind : std::uint8_t { u32, i32, f32 };
+/// The type of one scalar handed to a GPU kernel after its buffers. Catalogue kernels take 32-bit scalars only;
+/// custom kernels may also take the 8-byte kinds (protocol.md, "Custom kernels").
+enum class scalar_kind : std::uint8_t { u32, i32, f32, u64, i64, f64 };
 
-/// One scalar argument: a std430 push-constant word (Vulkan) or a kernel argument (OpenCL), in spec order.
+/// Bytes a scalar of `kind` takes as a push constant or kernel argument: 4, or 8 for u64, i64 and f64.
+constexpr std::uint32_t scalar_bytes(scalar_kind kind) { return kind >= scalar_kind::u64 ? 8 : 4; }
+
+/// One scalar argument: a std430 push constant (Vulkan) or a kernel argument (OpenCL), in spec order.
 struct scalar_arg {
   std::string_view name;
   scalar_kind kind = scalar_kind::u32;
-  std::uint32_t bits = 0;  // the value's bit pattern (f32 as IEEE-754 bits)
+  std::uint32_t bits = 0;       // the value's bit pattern (f32 as IEEE-754 bits); the low half of an 8-byte kind
+  std::uint32_t high_bits = 0;  // the high half of an 8-byte kind (f64 as IEEE-754 bits); 0 for 32-bit kinds
+
+  /// The whole bit pattern: high_bits:bits for 8-byte kinds, bits for 32-bit kinds.
+  [[nodiscard]] constexpr std::uint64_t wide_bits() const { return std::uint64_t{high_bits} << 32 | bits; }
 };
 
 /// A named parameter of the ABI: its dtype and the inclusive range a task may give it.
@@ -55,10 +63,12 @@ struct output_spec {
   std::uint64_t bytes = 0;
 };
 
-/// Workgroup size in x and y (Vulkan: specialization constants 0 and 1; OpenCL: the local size).
+/// Workgroup size in x, y and z (Vulkan: specialization constants 0, 1 and 2; OpenCL: the local size).
+/// Catalogue kernels are 1-D or 2-D (z = 1); custom kernels may be 3-D.
 struct local_size {
   std::uint32_t x = 1;
   std::uint32_t y = 1;
+  std::uint32_t z = 1;
 };
 
 struct kernel_spec;
@@ -71,6 +81,9 @@ struct bound_call {
   std::vector<output_spec> outputs;  // ordered as spec->outputs
   /// Workgroups the call wants in x and y; a device may launch fewer: every kernel loops (grid-stride).
   std::array<std::uint64_t, 2> groups{1, 1};
+  /// Workgroups in z: only custom kernels dispatch in 3-D (catalogue kernels leave it 1, so `groups = {x, y}`
+  /// can never zero it).
+  std::uint64_t groups_z = 1;
   std::uint64_t bytes_moved = 0;  // bytes read + written, for GB/s figures
   double flops = 0;               // floating-point operations, for GFLOP/s figures (0 when not meaningful)
 };

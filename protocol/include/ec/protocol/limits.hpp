@@ -19,6 +19,9 @@ inline constexpr std::uint64_t max_decoded_factor = 8;
 inline constexpr std::uint64_t max_decoded_slack = 1024 * 1024;
 /// At most this many Task or Result blobs in one batch.
 inline constexpr std::size_t max_blobs_per_batch = 256;
+/// An AgentHello names at most this many resource groups out of service, each of at most this many bytes.
+inline constexpr std::size_t max_out_of_service_groups = 64;
+inline constexpr std::size_t max_resource_group_name = 64;
 /// Lengths fixed by the protocol.
 inline constexpr std::size_t key_id_size = 32;
 inline constexpr std::size_t signature_size = 64;

@@ -83,6 +83,7 @@ struct agent_hello {
   agent_state state = agent_state::run;
   std::string paused_reason;
   std::uint64_t last_control_seq = 0, spool_bytes = 0, sent_at_ms = 0;
+  std::vector<std::string> out_of_service;  // resource groups out of service; their devices are not in `devices`
   bool operator==(const agent_hello&) const = default;
 };
 
