@@ -18,19 +18,6 @@ execution_outcome cancelled(std::string why) {
   return o;
 }
 
-protocol::result_status status_of(error_code code) {
-  switch (code) {
-    case error_code::timeout:
-      return protocol::result_status::timeout;
-    case error_code::unsupported:
-      return protocol::result_status::unsupported;
-    case error_code::invalid_argument:
-      return protocol::result_status::rejected;
-    default:
-      return protocol::result_status::kernel_error;
-  }
-}
-
 }  // namespace
 
 in_process_executor::in_process_executor(const backends::device_selector& selector, std::uint32_t slots_per_group)

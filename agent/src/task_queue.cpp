@@ -1,3 +1,4 @@
+// The task queue both executors share, the device choice they share, and the status a backend error maps to.
 #include "task_queue.hpp"
 
 #include "custom_kernels.hpp"
@@ -8,6 +9,19 @@ const backends::device_entry* device_for(const backends::device_selector& select
                                          const std::string& group) {
   return request.custom ? choose_custom_device(selector, *request.custom, group, request.backend_hint)
                         : selector.choose(request.call.spec->name, group, request.backend_hint);
+}
+
+protocol::result_status status_of(error_code code) {
+  switch (code) {
+    case error_code::timeout:
+      return protocol::result_status::timeout;
+    case error_code::unsupported:
+      return protocol::result_status::unsupported;
+    case error_code::invalid_argument:
+      return protocol::result_status::rejected;
+    default:
+      return protocol::result_status::kernel_error;
+  }
 }
 
 void task_queue::push(execution_request request, executor::completion done) {

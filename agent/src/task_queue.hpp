@@ -27,6 +27,9 @@ struct queued_task {
 const backends::device_entry* device_for(const backends::device_selector& selector, const execution_request& request,
                                          const std::string& group);
 
+/// The result status of a backend error: Timeout, Unsupported, Rejected (invalid argument), else KernelError.
+protocol::result_status status_of(error_code code);
+
 class task_queue {
  public:
   /// Appends a task, stamped with the submit time.

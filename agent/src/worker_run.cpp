@@ -10,6 +10,7 @@
 #include <cstring>
 
 #include "ec/kernels/catalog.hpp"
+#include "task_queue.hpp"  // status_of
 
 namespace ec::agent::worker {
 namespace {
@@ -134,19 +135,6 @@ bool test_hook(const run_request& req, run_reply& out) {
 
 }  // namespace
 
-protocol::result_status status_of(error_code code) {
-  switch (code) {
-    case error_code::timeout:
-      return protocol::result_status::timeout;
-    case error_code::unsupported:
-      return protocol::result_status::unsupported;
-    case error_code::invalid_argument:
-      return protocol::result_status::rejected;
-    default:
-      return protocol::result_status::kernel_error;
-  }
-}
-
 run_reply run_in_worker(const run_request& req, const backends::registry& devices, shared_arena& arena) {
 #ifdef EC_TEST_HOOKS
   if (run_reply hooked; test_hook(req, hooked)) return hooked;
@@ -156,7 +144,7 @@ run_reply run_in_worker(const run_request& req, const backends::registry& device
   if (!device) return refuse(protocol::result_status::unsupported, "no device " + req.device_id + " in this worker");
   const auto deadline = backends::clock::now() + std::chrono::microseconds(req.budget_us);
   auto out = run_call(req, *device->dev, arena.data(), deadline);
-  if (!out) return refuse(status_of(out.code()), out.err().what());
+  if (!out) return refuse(agent::status_of(out.code()), out.err().what());
   if (out->outputs.size() != req.outputs.size())
     return refuse(protocol::result_status::kernel_error, "backend returned the wrong number of outputs");
   run_reply r;

@@ -11,9 +11,6 @@ namespace ec::agent::worker {
 /// Runs `req` on its device; every failure becomes a reply (the worker keeps serving).
 run_reply run_in_worker(const run_request& req, const backends::registry& devices, shared_arena& arena);
 
-/// Result status of a backend error code (timeout, unsupported, rejected, else kernel_error).
-protocol::result_status status_of(error_code code);
-
 /// Whether [offset, offset + bytes) lies inside an arena of `size` bytes (overflow-safe).
 inline bool inside(std::uint64_t offset, std::uint64_t bytes, std::uint64_t size) {
   return offset <= size && bytes <= size - offset;
