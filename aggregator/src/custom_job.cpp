@@ -44,44 +44,27 @@ struct unit_builder {
   result<void> add(std::vector<protocol::param> params, std::vector<protocol::tensor> inputs, std::string label) {
     if (units.size() >= limits.max_units)
       return bad("job expands to more than " + std::to_string(limits.max_units) + " work units");
-    work_unit u;
-    u.index = units.size();
-    u.unit_id = job_id + "/" + std::to_string(u.index);
-    u.label = std::move(label);
-    auto& t = u.task;
-    t.task_id = u.unit_id;
-    t.job_id = job_id;
+    protocol::task t;
     t.kernel = "custom";
     t.custom = code;
     t.params = std::move(params);
     t.inputs = std::move(inputs);
-    std::uint64_t memory = 0;
-    for (const auto& in : t.inputs) {
-      memory += in.data.size();
-      u.largest_tensor_bytes = std::max<std::uint64_t>(u.largest_tensor_bytes, in.data.size());
-    }
+    std::vector<std::uint64_t> output_bytes;
     for (const auto& o : job.custom->outputs) {
       const auto bytes = protocol::tensor_byte_size(o.type, o.shape);
       if (!bytes) return bad("custom.outputs: '" + o.name + "' is too large");
       t.outputs.push_back({o.name, o.type, o.shape, {}});
-      memory += *bytes;
-      u.largest_tensor_bytes = std::max(u.largest_tensor_bytes, *bytes);
+      output_bytes.push_back(*bytes);
     }
     t.validation = job.custom->validation;
     t.rtol = job.rtol.value_or(0.0);
     t.atol = job.atol.value_or(0.0);
     t.max_runtime_ms = job.max_runtime_ms;
-    t.min_memory_bytes = memory;
-    u.cost = static_cast<double>(memory);  // no flop count for foreign code: bytes moved, like integer kernels
-    u.task_bytes = protocol::build(t).size() + limits.task_overhead;
-    u.result_bytes = result_wire_bound(t.outputs, limits.result_overhead);
-    if (u.task_bytes > limits.max_payload || u.result_bytes > limits.max_payload)
-      return fail(error_code::too_large,
-                  "work unit " + std::to_string(u.index) + " (" + u.label + ") cannot fit the message cap of " +
-                      std::to_string(limits.max_payload) + " bytes: its task (code and inputs) needs " +
-                      std::to_string(u.task_bytes) + " and its result " + std::to_string(u.result_bytes) +
-                      " bytes; use smaller input sets and outputs");
-    units.push_back(std::move(u));
+    auto u = make_work_unit(std::move(t), output_bytes, units.size(), job_id, std::move(label), limits,
+                            "its task (code and inputs)", "use smaller input sets and outputs");
+    if (!u) return u.err();
+    u->cost = static_cast<double>(u->task.min_memory_bytes);  // no flop count for foreign code: bytes moved
+    units.push_back(std::move(*u));
     return {};
   }
 };

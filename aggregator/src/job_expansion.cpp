@@ -158,41 +158,25 @@ class expander {
     for (const auto& t : inputs) refs.push_back(t.ref());
     auto call = spec_.bind(params, refs);
     if (!call) return bad("work unit " + std::to_string(units_.size()) + " (" + label + "): " + call.err().message);
-    work_unit u;
-    u.index = units_.size();
-    u.unit_id = job_id_ + "/" + std::to_string(u.index);
-    u.label = std::move(label);
-    auto& t = u.task;
-    t.task_id = u.unit_id;
-    t.job_id = job_id_;
+    protocol::task t;
     t.kernel = std::string(spec_.name);
     t.kernel_version = spec_.version;
     t.params = std::move(params);
     t.inputs = std::move(inputs);
-    std::uint64_t memory = 0;
-    for (const auto& in : t.inputs) {
-      memory += in.data.size();
-      u.largest_tensor_bytes = std::max<std::uint64_t>(u.largest_tensor_bytes, in.data.size());
-    }
+    std::vector<std::uint64_t> output_bytes;
     for (const auto& o : call->outputs) {
       t.outputs.push_back({o.name, o.type, o.shape, {}});
-      memory += o.bytes;
-      u.largest_tensor_bytes = std::max(u.largest_tensor_bytes, o.bytes);
+      output_bytes.push_back(o.bytes);
     }
     t.validation = spec_.validation;
     t.rtol = job_.rtol.value_or(spec_.rtol);
     t.atol = job_.atol.value_or(spec_.atol);
     t.max_runtime_ms = job_.max_runtime_ms;
-    t.min_memory_bytes = memory;
-    u.cost = call->flops > 0 ? call->flops : static_cast<double>(call->bytes_moved);
-    u.task_bytes = protocol::build(t).size() + limits_.task_overhead;
-    u.result_bytes = result_wire_bound(t.outputs, limits_.result_overhead);
-    if (u.task_bytes > limits_.max_payload || u.result_bytes > limits_.max_payload)
-      return fail(error_code::too_large, "work unit " + std::to_string(u.index) + " (" + u.label +
-                                             ") cannot fit the message cap of " + std::to_string(limits_.max_payload) +
-                                             " bytes: its task needs " + std::to_string(u.task_bytes) +
-                                             " and its result " + std::to_string(u.result_bytes) + " bytes; " + hint());
-    units_.push_back(std::move(u));
+    auto u = make_work_unit(std::move(t), output_bytes, units_.size(), job_id_, std::move(label), limits_, "its task",
+                            hint());
+    if (!u) return u.err();
+    u->cost = call->flops > 0 ? call->flops : static_cast<double>(call->bytes_moved);
+    units_.push_back(std::move(*u));
     return {};
   }
 
@@ -398,6 +382,38 @@ result<protocol::bytes> read_whole_file(const std::string& path) {
   protocol::bytes data((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   if (in.bad()) return fail(error_code::io_error, "cannot read " + path);
   return data;
+}
+
+result<work_unit> make_work_unit(protocol::task task, const std::vector<std::uint64_t>& output_bytes,
+                                 std::uint64_t index, const std::string& job_id, std::string label,
+                                 const expansion_limits& limits, std::string_view task_holds, std::string_view hint) {
+  work_unit u;
+  u.index = index;
+  u.unit_id = job_id + "/" + std::to_string(index);
+  u.label = std::move(label);
+  u.task = std::move(task);
+  auto& t = u.task;
+  t.task_id = u.unit_id;
+  t.job_id = job_id;
+  std::uint64_t memory = 0;
+  for (const auto& in : t.inputs) {
+    memory += in.data.size();
+    u.largest_tensor_bytes = std::max<std::uint64_t>(u.largest_tensor_bytes, in.data.size());
+  }
+  for (const auto bytes : output_bytes) {
+    memory += bytes;
+    u.largest_tensor_bytes = std::max(u.largest_tensor_bytes, bytes);
+  }
+  t.min_memory_bytes = memory;
+  u.task_bytes = protocol::build(t).size() + limits.task_overhead;
+  u.result_bytes = result_wire_bound(t.outputs, limits.result_overhead);
+  if (u.task_bytes > limits.max_payload || u.result_bytes > limits.max_payload)
+    return fail(error_code::too_large, "work unit " + std::to_string(u.index) + " (" + u.label +
+                                           ") cannot fit the message cap of " + std::to_string(limits.max_payload) +
+                                           " bytes: " + std::string(task_holds) + " needs " +
+                                           std::to_string(u.task_bytes) + " and its result " +
+                                           std::to_string(u.result_bytes) + " bytes; " + std::string(hint));
+  return u;
 }
 
 std::uint64_t result_wire_bound(const std::vector<protocol::tensor>& declared_outputs, std::uint64_t overhead) {

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "ec/aggregator/job_spec.hpp"
@@ -56,6 +57,14 @@ result<protocol::tensor> make_input_tensor(const input_tensor& in, const file_re
 result<std::vector<work_unit>> expand_job(const job_spec& job, const std::string& job_id,
                                           const expansion_limits& limits = {},
                                           const file_reader& read = read_whole_file);
+
+/// Unit `index` of a job from its Task template (kernel, params, inputs, declared outputs and validation set by the
+/// caller; `output_bytes` the size of each declared output): sets the ids and min_memory_bytes, the largest tensor
+/// and the wire sizes, and refuses a unit whose task or result cannot fit the message cap (`task_holds` names what
+/// the task carries, `hint` what to change). The caller sets the cost.
+result<work_unit> make_work_unit(protocol::task task, const std::vector<std::uint64_t>& output_bytes,
+                                 std::uint64_t index, const std::string& job_id, std::string label,
+                                 const expansion_limits& limits, std::string_view task_holds, std::string_view hint);
 
 /// Bound on a Result message carrying these outputs (the agent's admission applies the same kind of bound).
 std::uint64_t result_wire_bound(const std::vector<protocol::tensor>& declared_outputs, std::uint64_t overhead);
